@@ -1,0 +1,41 @@
+//! Names of the events on `GET /api/admin/events` and their payloads.
+//!
+//! Frame order: `retry: <ms>`, then `event: ready` ([`Ready`]); on resume from
+//! a `Last-Event-ID` the server may first send `event: reset`; then every
+//! notification as `id: <id>` + `event: notification` + `data: <JSON>`;
+//! comment lines (`: keepalive`) in between; `event: expired` right before
+//! the server closes a stream whose token expired.
+
+use serde::{Deserialize, Serialize};
+
+/// First event of every stream.
+pub const EVENT_READY: &str = "ready";
+/// A notification; the frame's `id:` is the notification id.
+pub const EVENT_NOTIFICATION: &str = "notification";
+/// The resume point is unknown to the server (pruned history, or another
+/// server's ids): refetch history instead of expecting a replay.
+pub const EVENT_RESET: &str = "reset";
+/// The access token expired; the server closes the stream right after.
+pub const EVENT_EXPIRED: &str = "expired";
+
+/// Payload of `event: ready`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ready {
+    /// Id of the newest stored notification when the stream started (0 when
+    /// there is none). A client with no `Last-Event-ID` of its own resumes
+    /// from this one if the stream breaks before the first notification.
+    pub last_id: u64,
+}
+
+/// Payload of `event: reset`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reset {
+    /// Why the server could not replay from the client's `Last-Event-ID`.
+    pub reason: String,
+}
+
+/// Payload of `event: expired`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expired {
+    pub message: String,
+}

@@ -1,0 +1,273 @@
+//! `GET /api/admin/events`: the authenticated SSE stream.
+//!
+//! A stream subscribes to the broker *before* it reads the store, then
+//! replays from the store and only then turns to live messages, skipping any
+//! id it already sent. Whatever commits during the replay is therefore either
+//! in the replay or in the subscription: no gap and no duplicate at the seam.
+//! Live messages arrive in commit order (see `publish`), so a jump in ids, or
+//! a lagged subscription, sends the stream back to the store to catch up.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
+use axum::routing::get;
+use belfry_proto::Severity;
+use bytes::Bytes;
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::time::{Interval, MissedTickBehavior};
+
+use crate::auth::{Admin, unix_now};
+use crate::broker::BusMessage;
+use crate::error::ApiError;
+use crate::sse;
+use crate::state::AppState;
+
+/// Notifications read from the store per query while replaying.
+const REPLAY_PAGE: u32 = 256;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/admin/events", get(events))
+}
+
+/// Optional filters from the query string.
+#[derive(Debug, Default)]
+struct Filter {
+    min_severity: Option<Severity>,
+    kinds: Option<HashSet<String>>,
+}
+
+impl Filter {
+    fn parse(q: &HashMap<String, String>) -> Result<Self, ApiError> {
+        let mut f = Filter::default();
+        if let Some(v) = q.get("min_severity").filter(|v| !v.is_empty()) {
+            f.min_severity = Some(v.parse().map_err(|e: String| ApiError::BadRequest {
+                code: "invalid_parameter",
+                message: format!("min_severity: {e}"),
+            })?);
+        }
+        if let Some(v) = q.get("kinds").filter(|v| !v.is_empty()) {
+            let kinds: HashSet<String> = v.split(',').map(|k| k.trim().to_owned()).collect();
+            if let Some(bad) = kinds.iter().find(|k| !belfry_proto::is_valid_kind(k)) {
+                return Err(ApiError::BadRequest {
+                    code: "invalid_parameter",
+                    message: format!(
+                        "kinds: `{bad}` is not a valid kind (comma-separated, like order.created,stock.low)"
+                    ),
+                });
+            }
+            f.kinds = Some(kinds);
+        }
+        Ok(f)
+    }
+
+    fn matches(&self, severity: Severity, kind: &str) -> bool {
+        self.min_severity.is_none_or(|min| severity >= min)
+            && self.kinds.as_ref().is_none_or(|k| k.contains(kind))
+    }
+}
+
+fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(v) = headers.get("last-event-id") else {
+        return Ok(None);
+    };
+    let text = v.to_str().unwrap_or("").trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|_| ApiError::BadRequest {
+        code: "invalid_last_event_id",
+        message: "Last-Event-ID must be the numeric id of the last notification received"
+            .to_owned(),
+    })
+}
+
+#[tracing::instrument(skip_all, fields(sub = %admin.sub))]
+async fn events(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let filter = Filter::parse(&query)?;
+    let resume_from = last_event_id(&headers)?;
+
+    // Subscribe first: see the module comment.
+    let rx = state.broker.subscribe();
+    let head = state.store.last_id().await?;
+    let mut out = VecDeque::from([sse::opening_frames(state.config.retry, head)]);
+
+    let cursor = match resume_from {
+        None => head,
+        Some(n) if n > head => {
+            out.push_back(sse::reset_frame(
+                "Last-Event-ID is newer than anything this server stored",
+            ));
+            head
+        }
+        Some(n) => match state.store.first_id().await? {
+            Some(first) if n + 1 < first => {
+                out.push_back(sse::reset_frame(
+                    "notifications after Last-Event-ID were pruned from the history",
+                ));
+                head
+            }
+            _ => n,
+        },
+    };
+
+    // The stream ends when the token does (allowing the same clock skew the
+    // verifier allowed), so a revoked sign-in cannot listen on forever.
+    let remaining =
+        (admin.expires_at + state.verifier.leeway().as_secs()).saturating_sub(unix_now());
+    let mut keepalive = tokio::time::interval_at(
+        tokio::time::Instant::now() + state.config.keepalive,
+        state.config.keepalive,
+    );
+    keepalive.set_missed_tick_behavior(MissedTickBehavior::Delay);
+
+    tracing::info!(resume_from, cursor, "stream opened");
+    state.metrics.connected_streams.inc();
+    let session = Session {
+        catching_up: cursor < head,
+        state,
+        rx,
+        cursor,
+        filter,
+        keepalive,
+        deadline: tokio::time::Instant::now() + Duration::from_secs(remaining),
+        out,
+        end: None,
+        sub: admin.sub,
+        opened: Instant::now(),
+    };
+    let stream = futures_util::stream::unfold(session, |mut s| async move {
+        s.next_chunk()
+            .await
+            .map(|b| (Ok::<_, std::convert::Infallible>(b), s))
+    });
+
+    let mut response = Response::new(Body::from_stream(stream));
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}
+
+/// One open stream.
+struct Session {
+    state: AppState,
+    rx: broadcast::Receiver<BusMessage>,
+    /// Highest notification id this stream has passed (delivered or filtered out).
+    cursor: u64,
+    /// Whether the store has notifications after `cursor` that live fan-out
+    /// will not bring (replay, lag or a gap).
+    catching_up: bool,
+    filter: Filter,
+    keepalive: Interval,
+    deadline: tokio::time::Instant,
+    /// Frames ready to write.
+    out: VecDeque<Bytes>,
+    /// Why the stream ends, once it does; remaining `out` is written first.
+    end: Option<&'static str>,
+    sub: String,
+    opened: Instant,
+}
+
+impl Session {
+    async fn next_chunk(&mut self) -> Option<Bytes> {
+        loop {
+            if let Some(frame) = self.out.pop_front() {
+                return Some(frame);
+            }
+            if self.end.is_some() {
+                return None;
+            }
+            if self.catching_up {
+                self.catch_up().await;
+                continue;
+            }
+            tokio::select! {
+                biased;
+                () = self.state.shutdown.cancelled() => self.end = Some("server shutting down"),
+                () = tokio::time::sleep_until(self.deadline) => {
+                    self.out.push_back(sse::expired_frame());
+                    self.end = Some("token expired");
+                }
+                msg = self.rx.recv() => self.on_message(msg),
+                _ = self.keepalive.tick() => self.out.push_back(sse::KEEPALIVE),
+            }
+        }
+    }
+
+    fn on_message(&mut self, msg: Result<BusMessage, RecvError>) {
+        match msg {
+            Ok(BusMessage::Notification(n)) => {
+                if n.id <= self.cursor {
+                    return;
+                }
+                if n.id != self.cursor + 1 {
+                    // Something between was not broadcast to us: the store has it.
+                    self.catching_up = true;
+                    return;
+                }
+                self.cursor = n.id;
+                if self.filter.matches(n.severity, &n.kind) {
+                    self.state.metrics.deliveries.inc();
+                    self.out.push_back(n.frame.clone());
+                }
+            }
+            Err(RecvError::Lagged(skipped)) => {
+                tracing::info!(
+                    skipped,
+                    cursor = self.cursor,
+                    "stream fell behind; catching up from the store"
+                );
+                self.state.metrics.subscribers_fell_behind.inc();
+                self.catching_up = true;
+            }
+            Err(RecvError::Closed) => self.end = Some("broker closed"),
+        }
+    }
+
+    async fn catch_up(&mut self) {
+        match self.state.store.since(self.cursor, REPLAY_PAGE).await {
+            Ok(page) => {
+                self.catching_up = page.len() == REPLAY_PAGE as usize;
+                for n in page {
+                    self.cursor = n.id;
+                    if self.filter.matches(n.severity, &n.kind) {
+                        self.state.metrics.deliveries.inc();
+                        self.out.push_back(sse::notification_frame(&n));
+                    }
+                }
+            }
+            Err(e) => {
+                // The client resumes from its Last-Event-ID once the store is back.
+                tracing::warn!(error = %e, "replay failed; closing the stream");
+                self.end = Some("store unavailable");
+            }
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.state.metrics.connected_streams.dec();
+        tracing::info!(
+            sub = %self.sub,
+            duration_ms = self.opened.elapsed().as_millis() as u64,
+            reason = self.end.unwrap_or("client disconnected"),
+            last_id = self.cursor,
+            "stream closed"
+        );
+    }
+}

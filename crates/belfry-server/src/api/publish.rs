@@ -1,0 +1,143 @@
+//! `POST /api/notifications`: the store's backend publishes here.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use belfry_proto::NewNotification;
+use bytes::Bytes;
+use time::OffsetDateTime;
+
+use crate::auth::Publisher;
+use crate::config::MAX_REQUEST_BYTES;
+use crate::error::ApiError;
+use crate::publish::PublishError;
+use crate::state::AppState;
+use crate::store::{Append, Appended, IdempotencyKey};
+
+/// Longest accepted `Idempotency-Key`.
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/notifications", post(publish))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+}
+
+#[tracing::instrument(skip_all, fields(publisher = %caller.sub))]
+async fn publish(
+    State(state): State<AppState>,
+    Publisher(caller): Publisher,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|e| match e {
+        BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
+            ApiError::PayloadTooLarge {
+                limit: MAX_REQUEST_BYTES,
+            }
+        }
+        other => ApiError::BadRequest {
+            code: "unreadable_body",
+            message: other.body_text(),
+        },
+    })?;
+    let notification = parse_notification(&body)?;
+    let idempotency = idempotency_key(&headers, &caller.sub)?;
+
+    let started = std::time::Instant::now();
+    let result = state
+        .publisher
+        .publish(Append {
+            notification,
+            publisher: caller.sub,
+            idempotency,
+            created_at: OffsetDateTime::now_utc(),
+        })
+        .await
+        .map_err(|e| match e {
+            PublishError::Store(e) => ApiError::Unavailable(e),
+            PublishError::Stopped => ApiError::ShuttingDown,
+        })?;
+    state
+        .metrics
+        .publish_duration
+        .observe(started.elapsed().as_secs_f64());
+
+    let (status, replayed) = match &result {
+        Appended::Created(_) => (StatusCode::CREATED, false),
+        Appended::Existing(_) => (StatusCode::OK, true),
+    };
+    let n = result.notification();
+    let mut response = (status, Json(n)).into_response();
+    if replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// JSON syntax errors are a 400; a well-formed body with a wrong or missing
+/// field, or a broken limit, is a 422 naming the field.
+fn parse_notification(body: &[u8]) -> Result<NewNotification, ApiError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::BadRequest {
+            code: "malformed_json",
+            message: format!("the request body is not valid JSON ({e})"),
+        })?;
+    if !value.is_object() {
+        return Err(ApiError::BadRequest {
+            code: "malformed_json",
+            message: "the request body must be a JSON object".to_owned(),
+        });
+    }
+    let n: NewNotification = serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        let field = if path == "." {
+            // `missing field `title`` / `unknown field `id``: the name is quoted.
+            message
+                .split('`')
+                .nth(1)
+                .map_or_else(|| "body".to_owned(), str::to_owned)
+        } else {
+            path
+        };
+        ApiError::Validation { field, message }
+    })?;
+    n.validate().map_err(|e| ApiError::Validation {
+        field: e.field.to_owned(),
+        message: format!("{} {}", e.field, e.message),
+    })?;
+    Ok(n)
+}
+
+fn idempotency_key(
+    headers: &HeaderMap,
+    publisher: &str,
+) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let bad = || ApiError::BadRequest {
+        code: "invalid_idempotency_key",
+        message: format!(
+            "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
+        ),
+    };
+    let key = value.to_str().map_err(|_| bad())?.trim();
+    if key.is_empty()
+        || key.len() > MAX_IDEMPOTENCY_KEY
+        || !key.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(bad());
+    }
+    Ok(Some(IdempotencyKey {
+        publisher: publisher.to_owned(),
+        key: key.to_owned(),
+    }))
+}

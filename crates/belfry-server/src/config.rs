@@ -1,0 +1,322 @@
+//! The server's typed configuration and how the layers combine: built-in
+//! defaults, then the TOML file, then `BELFRY_*` variables and flags (the
+//! binary reads those two through clap and hands them over as [`Settings`]).
+//! Library code never reads the environment itself.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Where the server listens when nothing says otherwise: loopback only, so a
+/// fresh install is never reachable from the network by accident.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Comment line interval on idle streams. 15 s stays well under the 60 s idle
+/// time-out of common proxies and load balancers, while a client's watchdog
+/// (2.5× this) still notices a dead connection within 40 s.
+pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(15);
+/// The `retry:` a stream advertises: the base delay of a client's backoff.
+pub const DEFAULT_RETRY: Duration = Duration::from_millis(500);
+/// Tolerated clock skew when checking a token's `exp`, since tokens may come
+/// from the store's own backend on another machine.
+pub const DEFAULT_JWT_LEEWAY: Duration = Duration::from_secs(5);
+/// Demo notifications per minute: enough to watch the UI move, few enough
+/// that the inbox stays readable.
+pub const DEFAULT_DEMO_PER_MINUTE: u32 = 12;
+/// Live notifications buffered per process for subscribers; one that falls
+/// further behind than this catches up from the store instead.
+pub const DEFAULT_BROADCAST_CAPACITY: usize = 1024;
+/// Largest accepted request body: a notification is at most ~20 KiB of JSON.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+/// How long an `Idempotency-Key` returns the notification it first created.
+pub const IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// JWT signature algorithm, pinned by configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+pub enum JwtAlgorithm {
+    #[serde(rename = "HS256")]
+    #[value(name = "HS256")]
+    Hs256,
+    #[serde(rename = "RS256")]
+    #[value(name = "RS256")]
+    Rs256,
+    #[serde(rename = "ES256")]
+    #[value(name = "ES256")]
+    Es256,
+    #[serde(rename = "EdDSA")]
+    #[value(name = "EdDSA")]
+    EdDsa,
+}
+
+/// How bearer tokens are verified (and, with HS256, minted).
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    pub algorithm: JwtAlgorithm,
+    /// HS256 shared secret. `None` means: the generated one in the data directory.
+    pub secret: Option<SecretString>,
+    /// PEM public key for RS256, ES256 and EdDSA.
+    pub public_key_file: Option<PathBuf>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub leeway: Duration,
+}
+
+/// Everything the server needs to run; tests build it directly.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub jwt: JwtConfig,
+    /// Emails treated as admins even without a `role: admin` claim.
+    pub admin_emails: Vec<String>,
+    pub keepalive: Duration,
+    pub retry: Duration,
+    pub broadcast_capacity: usize,
+    pub demo: bool,
+    pub demo_per_minute: u32,
+}
+
+impl Config {
+    /// Defaults for a server whose data lives in `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            listen: DEFAULT_LISTEN
+                .parse()
+                .expect("default listen address is valid"),
+            data_dir: data_dir.into(),
+            jwt: JwtConfig {
+                algorithm: JwtAlgorithm::Hs256,
+                secret: None,
+                public_key_file: None,
+                issuer: None,
+                audience: None,
+                leeway: DEFAULT_JWT_LEEWAY,
+            },
+            admin_emails: Vec::new(),
+            keepalive: DEFAULT_KEEPALIVE,
+            retry: DEFAULT_RETRY,
+            broadcast_capacity: DEFAULT_BROADCAST_CAPACITY,
+            demo: false,
+            demo_per_minute: DEFAULT_DEMO_PER_MINUTE,
+        }
+    }
+
+    /// Path of the SQLite database.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("belfry.db")
+    }
+
+    /// Path of the generated HS256 secret.
+    pub fn secret_path(&self) -> PathBuf {
+        self.data_dir.join("jwt-secret")
+    }
+}
+
+/// One layer of settings: every field optional. The TOML file is parsed into
+/// one; the binary fills another from `BELFRY_*` variables and flags.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub jwt_algorithm: Option<JwtAlgorithm>,
+    pub jwt_secret: Option<String>,
+    pub jwt_public_key_file: Option<PathBuf>,
+    pub jwt_issuer: Option<String>,
+    pub jwt_audience: Option<String>,
+    #[serde(default, with = "humantime_opt")]
+    pub jwt_leeway: Option<Duration>,
+    pub admin_emails: Option<Vec<String>>,
+    #[serde(default, with = "humantime_opt")]
+    pub keepalive: Option<Duration>,
+    #[serde(default, with = "humantime_opt")]
+    pub retry: Option<Duration>,
+    pub broadcast_capacity: Option<usize>,
+    pub demo: Option<bool>,
+    pub demo_per_minute: Option<u32>,
+}
+
+mod humantime_opt {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|s| humantime::parse_duration(&s).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+/// A configuration that cannot be used, with what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path} is invalid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Parses a TOML config file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.message().to_owned(),
+        })
+    }
+
+    /// Overlays `self` with every value `higher` sets.
+    pub fn overlay(self, higher: Settings) -> Settings {
+        Settings {
+            listen: higher.listen.or(self.listen),
+            data_dir: higher.data_dir.or(self.data_dir),
+            jwt_algorithm: higher.jwt_algorithm.or(self.jwt_algorithm),
+            jwt_secret: higher.jwt_secret.or(self.jwt_secret),
+            jwt_public_key_file: higher.jwt_public_key_file.or(self.jwt_public_key_file),
+            jwt_issuer: higher.jwt_issuer.or(self.jwt_issuer),
+            jwt_audience: higher.jwt_audience.or(self.jwt_audience),
+            jwt_leeway: higher.jwt_leeway.or(self.jwt_leeway),
+            admin_emails: higher.admin_emails.or(self.admin_emails),
+            keepalive: higher.keepalive.or(self.keepalive),
+            retry: higher.retry.or(self.retry),
+            broadcast_capacity: higher.broadcast_capacity.or(self.broadcast_capacity),
+            demo: higher.demo.or(self.demo),
+            demo_per_minute: higher.demo_per_minute.or(self.demo_per_minute),
+        }
+    }
+
+    /// Applies the settings over the defaults. `default_data_dir` is used when
+    /// no layer names one (the binary passes the user's data directory).
+    pub fn into_config(self, default_data_dir: PathBuf) -> Result<Config, ConfigError> {
+        let mut c = Config::new(self.data_dir.unwrap_or(default_data_dir));
+        if let Some(v) = self.listen {
+            c.listen = v;
+        }
+        if let Some(v) = self.jwt_algorithm {
+            c.jwt.algorithm = v;
+        }
+        c.jwt.secret = self
+            .jwt_secret
+            .filter(|s| !s.is_empty())
+            .map(SecretString::from);
+        c.jwt.public_key_file = self.jwt_public_key_file;
+        c.jwt.issuer = self.jwt_issuer.filter(|s| !s.is_empty());
+        c.jwt.audience = self.jwt_audience.filter(|s| !s.is_empty());
+        if let Some(v) = self.jwt_leeway {
+            c.jwt.leeway = v;
+        }
+        if let Some(v) = self.admin_emails {
+            c.admin_emails = v
+                .into_iter()
+                .map(|e| e.trim().to_lowercase())
+                .filter(|e| !e.is_empty())
+                .collect();
+        }
+        if let Some(v) = self.keepalive {
+            c.keepalive = v;
+        }
+        if let Some(v) = self.retry {
+            c.retry = v;
+        }
+        if let Some(v) = self.broadcast_capacity {
+            c.broadcast_capacity = v;
+        }
+        if let Some(v) = self.demo {
+            c.demo = v;
+        }
+        if let Some(v) = self.demo_per_minute {
+            c.demo_per_minute = v;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+impl Config {
+    /// Rejects combinations the server cannot run with.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        if self.keepalive < Duration::from_secs(1) {
+            return invalid("keepalive must be at least 1s");
+        }
+        if self.broadcast_capacity == 0 {
+            return invalid("broadcast_capacity must be at least 1");
+        }
+        if self.demo && self.demo_per_minute == 0 {
+            return invalid("demo_per_minute must be at least 1 when demo is on");
+        }
+        match self.jwt.algorithm {
+            JwtAlgorithm::Hs256 => {
+                if self.jwt.public_key_file.is_some() {
+                    return invalid(
+                        "jwt_public_key_file is set but jwt_algorithm is HS256: set jwt_algorithm to RS256, ES256 or EdDSA, or remove the key",
+                    );
+                }
+            }
+            _ => {
+                if self.jwt.public_key_file.is_none() {
+                    return invalid(
+                        "jwt_algorithm RS256, ES256 and EdDSA need jwt_public_key_file (a PEM public key)",
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn higher_layers_win_and_unset_fields_fall_through() {
+        let file: Settings = toml::from_str(
+            r#"
+            listen = "0.0.0.0:9000"
+            keepalive = "20s"
+            admin_emails = ["Boss@Shop.example"]
+            "#,
+        )
+        .unwrap();
+        let flags = Settings {
+            keepalive: Some(Duration::from_secs(3)),
+            ..Settings::default()
+        };
+        let c = file.overlay(flags).into_config("/tmp/x".into()).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(c.keepalive, Duration::from_secs(3));
+        assert_eq!(c.admin_emails, vec!["boss@shop.example"]);
+        assert_eq!(c.retry, DEFAULT_RETRY);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_an_error() {
+        let err = toml::from_str::<Settings>("listn = \"x\"").unwrap_err();
+        assert!(err.message().contains("listn"), "{err}");
+    }
+
+    #[test]
+    fn asymmetric_algorithms_need_a_public_key() {
+        let s = Settings {
+            jwt_algorithm: Some(JwtAlgorithm::Rs256),
+            ..Settings::default()
+        };
+        let err = s.into_config("/tmp/x".into()).unwrap_err();
+        assert!(err.to_string().contains("jwt_public_key_file"), "{err}");
+    }
+}

@@ -1,0 +1,30 @@
+//! belfry-server: real-time admin notifications over Server-Sent Events.
+//!
+//! Publishers `POST /api/notifications`; every notification is committed to
+//! the store, then fanned out by the broker to every admin's
+//! `GET /api/admin/events` stream. Streams resume with `Last-Event-ID`.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let shutdown = tokio_util::sync::CancellationToken::new();
+//! let server = belfry_server::Server::build(belfry_server::Config::new("/var/lib/belfry"), shutdown).await?;
+//! server.run().await
+//! # }
+//! ```
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod broker;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod metrics;
+pub mod publish;
+pub mod secret;
+pub mod sse;
+pub mod state;
+pub mod store;
+
+pub use app::Server;
+pub use config::Config;

@@ -1,0 +1,250 @@
+//! The `belfry-server` binary: parse the command line, set up logging, then
+//! hand over to the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use belfry_server::auth::{Minter, SCOPE_PUBLISH};
+use belfry_server::config::{Config, JwtAlgorithm, Settings};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "belfry-server",
+    version,
+    about = "Real-time admin notifications over Server-Sent Events"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Print a signed JWT (HS256, the server's own secret) on stdout.
+    Token(TokenArgs),
+}
+
+/// Settings shared by every subcommand: file, then BELFRY_* variables, then flags.
+#[derive(Args)]
+struct SettingsArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "BELFRY_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Directory for the database and the generated JWT secret [default: the user's data directory]/belfry.
+    #[arg(long, env = "BELFRY_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// JWT algorithm accepted (pinned) [default: HS256].
+    #[arg(long, env = "BELFRY_JWT_ALGORITHM", value_enum)]
+    jwt_algorithm: Option<JwtAlgorithm>,
+    /// HS256 secret [default: generated in the data directory].
+    #[arg(long, env = "BELFRY_JWT_SECRET", hide_env_values = true)]
+    jwt_secret: Option<String>,
+    /// PEM public key for RS256, ES256 or EdDSA.
+    #[arg(long, env = "BELFRY_JWT_PUBLIC_KEY_FILE", value_name = "FILE")]
+    jwt_public_key_file: Option<PathBuf>,
+    /// Required `iss` claim.
+    #[arg(long, env = "BELFRY_JWT_ISSUER")]
+    jwt_issuer: Option<String>,
+    /// Required `aud` claim.
+    #[arg(long, env = "BELFRY_JWT_AUDIENCE")]
+    jwt_audience: Option<String>,
+    /// Tolerated clock skew on `exp` [default: 5s].
+    #[arg(long, env = "BELFRY_JWT_LEEWAY", value_parser = humantime::parse_duration)]
+    jwt_leeway: Option<Duration>,
+    /// Emails that are admins even without a `role: admin` claim (comma-separated).
+    #[arg(long, env = "BELFRY_ADMIN_EMAILS", value_delimiter = ',')]
+    admin_emails: Option<Vec<String>>,
+}
+
+impl SettingsArgs {
+    /// The file's settings overlaid with these.
+    fn load(&self, extra: Settings) -> anyhow::Result<Config> {
+        let file = match &self.config {
+            Some(path) => Settings::from_file(path)?,
+            None => Settings::default(),
+        };
+        let here = Settings {
+            data_dir: self.data_dir.clone(),
+            jwt_algorithm: self.jwt_algorithm,
+            jwt_secret: self.jwt_secret.clone(),
+            jwt_public_key_file: self.jwt_public_key_file.clone(),
+            jwt_issuer: self.jwt_issuer.clone(),
+            jwt_audience: self.jwt_audience.clone(),
+            jwt_leeway: self.jwt_leeway,
+            admin_emails: self.admin_emails.clone(),
+            ..extra
+        };
+        let default_dir = dirs::data_dir()
+            .map(|d| d.join("belfry"))
+            .unwrap_or_else(|| PathBuf::from("belfry-data"));
+        Ok(file.overlay(here).into_config(default_dir)?)
+    }
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    settings: SettingsArgs,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "BELFRY_LISTEN")]
+    listen: Option<std::net::SocketAddr>,
+    /// Keepalive comment interval on idle streams [default: 15s].
+    #[arg(long, env = "BELFRY_KEEPALIVE", value_parser = humantime::parse_duration)]
+    keepalive: Option<Duration>,
+    /// `retry:` advertised to clients: their reconnect base delay [default: 500ms].
+    #[arg(long, env = "BELFRY_RETRY", value_parser = humantime::parse_duration)]
+    retry: Option<Duration>,
+    /// Live notifications buffered for slow streams before they catch up from the store [default: 1024].
+    #[arg(long, env = "BELFRY_BROADCAST_CAPACITY")]
+    broadcast_capacity: Option<usize>,
+    /// Also publish a realistic stream of demo store events.
+    #[arg(long, env = "BELFRY_DEMO")]
+    demo: bool,
+    /// Demo events per minute [default: 12].
+    #[arg(long, env = "BELFRY_DEMO_PER_MINUTE")]
+    demo_per_minute: Option<u32>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Role {
+    Admin,
+    User,
+}
+
+#[derive(Args)]
+struct TokenArgs {
+    #[command(flatten)]
+    settings: SettingsArgs,
+    /// Email claim (also the subject unless --sub is given).
+    #[arg(long)]
+    email: Option<String>,
+    /// Role claim: admins may open the event stream.
+    #[arg(long, value_enum)]
+    role: Option<Role>,
+    /// Scope claim; `publish` lets a service publish notifications.
+    #[arg(long)]
+    scope: Vec<String>,
+    /// Subject claim [default: the email].
+    #[arg(long)]
+    sub: Option<String>,
+    /// Lifetime, e.g. 15m, 12h, 30d.
+    #[arg(long, default_value = "12h", value_parser = humantime::parse_duration)]
+    ttl: Duration,
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("belfry_server=info,warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Token(args) => token(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("belfry-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = args.settings.load(Settings {
+        listen: args.listen,
+        keepalive: args.keepalive,
+        retry: args.retry,
+        broadcast_capacity: args.broadcast_capacity,
+        demo: args.demo.then_some(true),
+        demo_per_minute: args.demo_per_minute,
+        ..Settings::default()
+    })?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let shutdown = CancellationToken::new();
+        tokio::spawn(cancel_on_signal(shutdown.clone()));
+        let hint_dir = config.data_dir.clone();
+        let uses_generated_secret =
+            config.jwt.algorithm == JwtAlgorithm::Hs256 && config.jwt.secret.is_none();
+        let server = belfry_server::Server::build(config, shutdown).await?;
+        if uses_generated_secret {
+            tracing::info!(
+                "mint an admin token with: belfry-server token --data-dir {} --email you@example.com --role admin --ttl 12h",
+                hint_dir.display()
+            );
+        }
+        server.run().await
+    })
+}
+
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler succeeds");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}
+
+fn token(args: TokenArgs) -> anyhow::Result<()> {
+    let config = args.settings.load(Settings::default())?;
+    anyhow::ensure!(
+        config.jwt.algorithm == JwtAlgorithm::Hs256,
+        "`token` signs with the server's HS256 secret, but jwt_algorithm is {:?}: mint tokens with the identity provider that holds the private key",
+        config.jwt.algorithm
+    );
+    let secret = match &config.jwt.secret {
+        Some(s) => s.clone(),
+        None => belfry_server::secret::load_or_create(&config.secret_path())?.0,
+    };
+    let email = args
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty());
+    let sub = args
+        .sub
+        .as_deref()
+        .or(email)
+        .context("give --email or --sub: the token needs a subject")?;
+    let scope: Vec<&str> = args
+        .scope
+        .iter()
+        .flat_map(|s| s.split([' ', ',']))
+        .filter(|s| !s.is_empty())
+        .collect();
+    let role = args.role.map(|r| match r {
+        Role::Admin => "admin",
+        Role::User => "user",
+    });
+    if role.is_none() && !scope.contains(&SCOPE_PUBLISH) {
+        eprintln!(
+            "note: this token has neither --role admin nor --scope publish, so the server will refuse it everywhere"
+        );
+    }
+    let token = Minter::new(&secret, &config.jwt).mint(sub, email, role, &scope, args.ttl)?;
+    println!("{token}");
+    Ok(())
+}

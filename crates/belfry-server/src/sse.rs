@@ -1,0 +1,99 @@
+//! SSE frame encoding. Each frame is built once into `Bytes`; a notification
+//! frame is shared by every stream that delivers it.
+
+use std::time::Duration;
+
+use belfry_proto::Notification;
+use belfry_proto::sse::{
+    EVENT_EXPIRED, EVENT_NOTIFICATION, EVENT_READY, EVENT_RESET, Expired, Ready, Reset,
+};
+use bytes::Bytes;
+use serde::Serialize;
+
+/// The comment line sent on idle streams.
+pub const KEEPALIVE: Bytes = Bytes::from_static(b": keepalive\n\n");
+
+fn event_frame(id: Option<u64>, event: &str, data: &impl Serialize) -> Bytes {
+    // serde_json escapes every newline inside strings, so the JSON is one
+    // line and can never end the `data:` field early or inject a field.
+    let json = serde_json::to_string(data).expect("wire types always serialize");
+    let mut out = String::with_capacity(json.len() + 48);
+    if let Some(id) = id {
+        out.push_str("id: ");
+        out.push_str(&id.to_string());
+        out.push('\n');
+    }
+    out.push_str("event: ");
+    out.push_str(event);
+    out.push_str("\ndata: ");
+    out.push_str(&json);
+    out.push_str("\n\n");
+    Bytes::from(out)
+}
+
+/// `id: N`, `event: notification`, `data: {…}`.
+pub fn notification_frame(n: &Notification) -> Bytes {
+    event_frame(Some(n.id), EVENT_NOTIFICATION, n)
+}
+
+/// `retry:` followed by `event: ready`.
+pub fn opening_frames(retry: Duration, last_id: u64) -> Bytes {
+    let mut out = format!("retry: {}\n\n", retry.as_millis()).into_bytes();
+    out.extend_from_slice(&event_frame(None, EVENT_READY, &Ready { last_id }));
+    Bytes::from(out)
+}
+
+pub fn reset_frame(reason: &str) -> Bytes {
+    event_frame(
+        None,
+        EVENT_RESET,
+        &Reset {
+            reason: reason.to_owned(),
+        },
+    )
+}
+
+pub fn expired_frame() -> Bytes {
+    event_frame(
+        None,
+        EVENT_EXPIRED,
+        &Expired {
+            message: "the access token expired; reconnect with a fresh token".to_owned(),
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_notification_frame_is_one_data_line_even_with_newlines_in_text() {
+        let n = Notification {
+            id: 42,
+            kind: "order.created".into(),
+            severity: belfry_proto::Severity::Info,
+            title: "line one\n\ndata: injected\r\nid: 9".into(),
+            body: None,
+            link: None,
+            data: None,
+            created_at: time::macros::datetime!(2026-01-01 00:00 UTC),
+        };
+        let frame = String::from_utf8(notification_frame(&n).to_vec()).unwrap();
+        let lines: Vec<&str> = frame.split('\n').collect();
+        assert_eq!(lines[0], "id: 42");
+        assert_eq!(lines[1], "event: notification");
+        assert!(lines[2].starts_with("data: {"));
+        assert_eq!(&lines[3..], ["", ""], "{frame:?}");
+        assert!(!frame.contains('\r'));
+    }
+
+    #[test]
+    fn opening_frames_start_with_retry_then_ready() {
+        let f = opening_frames(Duration::from_millis(1500), 7);
+        assert_eq!(
+            std::str::from_utf8(&f).unwrap(),
+            "retry: 1500\n\nevent: ready\ndata: {\"last_id\":7}\n\n"
+        );
+    }
+}

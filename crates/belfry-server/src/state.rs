@@ -1,0 +1,24 @@
+//! The state every handler shares: one `Clone` struct of `Arc`s.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::Verifier;
+use crate::broker::Broker;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::publish::Publisher;
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub broker: Arc<dyn Broker>,
+    pub publisher: Publisher,
+    pub verifier: Arc<Verifier>,
+    pub metrics: Arc<Metrics>,
+    /// Cancelled on shutdown: every open stream ends itself when it fires.
+    pub shutdown: CancellationToken,
+}

@@ -1,0 +1,227 @@
+//! The embedded store: one SQLite file in WAL mode.
+//!
+//! Writes come from the single publisher task (see `publish`), so they never
+//! contend with each other; readers use the pool's other connections and are
+//! never blocked by a writer in WAL mode.
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use belfry_proto::{Notification, Severity};
+use serde_json::{Map, Value};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use time::OffsetDateTime;
+
+use super::{Append, Appended, Store, StoreError};
+
+/// Connections in the pool: one for the writer, the rest for streams
+/// replaying history. More would only queue on SQLite's file lock.
+const POOL_SIZE: u32 = 4;
+/// How long a statement waits for SQLite's lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// SQLite-backed [`Store`].
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a notification acknowledged to its publisher survives a
+            // power loss, not only a crash. Group commit pays for the fsync.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .connect_with(options)
+            .await?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Database(format!("migration failed: {e}")))?;
+        Ok(Self { pool })
+    }
+}
+
+fn to_millis(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn from_millis(ms: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map_err(|e| StoreError::Corrupt(format!("created_at {ms}: {e}")))
+}
+
+fn severity_rank(s: Severity) -> i64 {
+    match s {
+        Severity::Info => 0,
+        Severity::Warning => 1,
+        Severity::Critical => 2,
+    }
+}
+
+fn severity_from_rank(r: i64) -> Result<Severity, StoreError> {
+    Severity::ALL
+        .get(usize::try_from(r).unwrap_or(usize::MAX))
+        .copied()
+        .ok_or_else(|| StoreError::Corrupt(format!("severity {r}")))
+}
+
+fn id_from(v: i64) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("id {v}")))
+}
+
+fn row_to_notification(row: &sqlx::sqlite::SqliteRow) -> Result<Notification, StoreError> {
+    let data: Option<String> = row.try_get("data")?;
+    let data = data
+        .map(|d| serde_json::from_str::<Map<String, Value>>(&d))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("data: {e}")))?;
+    Ok(Notification {
+        id: id_from(row.try_get("id")?)?,
+        kind: row.try_get("kind")?,
+        severity: severity_from_rank(row.try_get("severity")?)?,
+        title: row.try_get("title")?,
+        body: row.try_get("body")?,
+        link: row.try_get("link")?,
+        data,
+        created_at: from_millis(row.try_get("created_at")?)?,
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    #[tracing::instrument(skip_all, fields(batch = batch.len()))]
+    async fn append(
+        &self,
+        batch: Vec<Append>,
+        idempotency_since: OffsetDateTime,
+    ) -> Result<Vec<Appended>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut out = Vec::with_capacity(batch.len());
+        for item in batch {
+            if let Some(key) = &item.idempotency {
+                let existing = sqlx::query(
+                    "SELECT n.id, n.kind, n.severity, n.title, n.body, n.link, n.data, n.created_at
+                     FROM idempotency_keys k JOIN notifications n ON n.id = k.notification_id
+                     WHERE k.publisher = ? AND k.key = ? AND k.created_at >= ?",
+                )
+                .bind(&key.publisher)
+                .bind(&key.key)
+                .bind(to_millis(idempotency_since))
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(row) = existing {
+                    out.push(Appended::Existing(row_to_notification(&row)?));
+                    continue;
+                }
+            }
+            let n = item.notification;
+            let severity = n.effective_severity();
+            // Millisecond precision: what the wire format carries.
+            let created_ms = to_millis(item.created_at);
+            let data = n
+                .data
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(format!("data: {e}")))?;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO notifications (kind, severity, title, body, link, data, created_at, publisher)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            )
+            .bind(&n.kind)
+            .bind(severity_rank(severity))
+            .bind(&n.title)
+            .bind(&n.body)
+            .bind(&n.link)
+            .bind(&data)
+            .bind(created_ms)
+            .bind(&item.publisher)
+            .fetch_one(&mut *tx)
+            .await?;
+            if let Some(key) = &item.idempotency {
+                sqlx::query(
+                    "INSERT OR REPLACE INTO idempotency_keys (publisher, key, notification_id, created_at)
+                     VALUES (?, ?, ?, ?)",
+                )
+                .bind(&key.publisher)
+                .bind(&key.key)
+                .bind(id)
+                .bind(created_ms)
+                .execute(&mut *tx)
+                .await?;
+            }
+            out.push(Appended::Created(Notification {
+                id: id_from(id)?,
+                kind: n.kind,
+                severity,
+                title: n.title,
+                body: n.body,
+                link: n.link,
+                data: n.data,
+                created_at: from_millis(created_ms)?,
+            }));
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn since(&self, after: u64, limit: u32) -> Result<Vec<Notification>, StoreError> {
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let rows = sqlx::query(
+            "SELECT id, kind, severity, title, body, link, data, created_at
+             FROM notifications WHERE id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(row_to_notification).collect()
+    }
+
+    async fn last_id(&self) -> Result<u64, StoreError> {
+        // sqlite_sequence remembers the highest id even after it was pruned.
+        let id: i64 = sqlx::query_scalar(
+            "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'notifications'), 0)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        id_from(id)
+    }
+
+    async fn first_id(&self) -> Result<Option<u64>, StoreError> {
+        let id: Option<i64> = sqlx::query_scalar("SELECT MIN(id) FROM notifications")
+            .fetch_one(&self.pool)
+            .await?;
+        id.map(id_from).transpose()
+    }
+
+    async fn prune_idempotency_keys(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < ?")
+            .bind(to_millis(before))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
