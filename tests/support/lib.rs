@@ -1,1 +1,366 @@
+//! Test support: real Belfry servers on ephemeral ports with temporary data
+//! directories, typed request helpers, and an SSE reader that also sees the
+//! comment lines (keepalives) most SSE parsers drop.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use belfry_proto::Notification;
+use belfry_server::Config;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt as _};
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Generous bound for anything a test waits on: a condition that holds comes
+/// far sooner; one that does not fails the test instead of hanging it.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// HS256 secret of every test server.
+pub const SECRET: &str = "belfry-test-secret-0123456789abcdef";
+
+/// A running server; dropping it stops it.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub config: Config,
+    data_dir: Arc<tempfile::TempDir>,
+    shutdown: CancellationToken,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestServer {
+    /// A server with test defaults.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// A server whose config `tweak` may adjust first.
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let data_dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let mut config = Config::new(data_dir.path());
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.jwt.secret = Some(SECRET.to_owned().into());
+        config.jwt.leeway = Duration::ZERO;
+        tweak(&mut config);
+        Self::start(config, data_dir).await
+    }
+
+    async fn start(config: Config, data_dir: Arc<tempfile::TempDir>) -> Self {
+        let shutdown = CancellationToken::new();
+        let server = belfry_server::Server::build(config.clone(), shutdown.clone())
+            .await
+            .expect("server builds");
+        let addr = server.local_addr();
+        let task = tokio::spawn(server.run());
+        Self {
+            addr,
+            base: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+            config,
+            data_dir,
+            shutdown,
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server gracefully and waits until it has.
+    pub async fn stop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(WAIT, task)
+                .await
+                .expect("server stops in time")
+                .expect("server task did not panic")
+                .expect("server stopped cleanly");
+        }
+    }
+
+    /// Stops the server and starts a new one on the same data directory and port.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let mut config = self.config.clone();
+        config.listen = self.addr;
+        *self = Self::start(config, self.data_dir.clone()).await;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Signs `claims` with the test secret (HS256); adds `exp` in an hour when missing.
+    pub fn sign(&self, mut claims: Value) -> String {
+        if claims.get("exp").is_none() {
+            claims["exp"] = json!(now() + 3600);
+        }
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .expect("signing works")
+    }
+
+    /// A valid admin token for `sub`.
+    pub fn admin_token(&self, sub: &str) -> String {
+        self.sign(json!({"sub": sub, "email": format!("{sub}@shop.example"), "role": "admin"}))
+    }
+
+    /// A service token allowed to publish.
+    pub fn publish_token(&self) -> String {
+        self.sign(json!({"sub": "orders-service", "scope": "publish"}))
+    }
+
+    /// POSTs a raw body to the publish endpoint.
+    pub async fn publish_raw(
+        &self,
+        token: Option<&str>,
+        body: impl Into<reqwest::Body>,
+        idempotency_key: Option<&str>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .http
+            .post(self.url("/api/notifications"))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(k) = idempotency_key {
+            req = req.header("idempotency-key", k);
+        }
+        req.send().await.expect("publish request is answered")
+    }
+
+    /// Publishes `body` with a publish token and returns the stored notification.
+    pub async fn publish(&self, body: Value) -> Notification {
+        let res = self
+            .publish_raw(Some(&self.publish_token()), body.to_string(), None)
+            .await;
+        assert_eq!(
+            res.status(),
+            201,
+            "{}",
+            res.text().await.unwrap_or_default()
+        );
+        res.json().await.expect("notification JSON")
+    }
+
+    /// Publishes a simple info notification titled `title`.
+    pub async fn publish_titled(&self, title: &str) -> Notification {
+        self.publish(json!({"kind": "order.created", "title": title}))
+            .await
+    }
+
+    /// `GET /api/admin/events` with whatever auth the caller set up.
+    pub fn events_request(&self, query: &str) -> reqwest::RequestBuilder {
+        self.http
+            .get(self.url(&format!("/api/admin/events{query}")))
+    }
+
+    /// Opens a stream as `token`, optionally resuming; asserts 200.
+    pub async fn connect(&self, token: &str, last_event_id: Option<u64>, query: &str) -> SseStream {
+        let mut req = self.events_request(query).bearer_auth(token);
+        if let Some(id) = last_event_id {
+            req = req.header("last-event-id", id.to_string());
+        }
+        let res = req.send().await.expect("stream request is answered");
+        assert_eq!(
+            res.status(),
+            200,
+            "{}",
+            res.text().await.unwrap_or_default()
+        );
+        SseStream::new(res)
+    }
+
+    /// The server's Prometheus metric `name`, or 0 when absent.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = self
+            .http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+            .map_or(0.0, |v| v.trim().parse().unwrap())
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// One SSE block: fields of an event, or only comment lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Frame {
+    pub id: Option<String>,
+    pub event: Option<String>,
+    pub data: Option<String>,
+    pub retry: Option<u64>,
+    pub comments: Vec<String>,
+}
+
+impl Frame {
+    /// The `data:` payload parsed as JSON.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> T {
+        serde_json::from_str(self.data.as_deref().expect("frame has data")).expect("data is JSON")
+    }
+}
+
+type ByteStream = std::pin::Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
+/// Reads an event stream block by block.
+pub struct SseStream {
+    pub status: reqwest::StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    body: ByteStream,
+    buf: String,
+}
+
+impl SseStream {
+    pub fn new(res: reqwest::Response) -> Self {
+        Self {
+            status: res.status(),
+            headers: res.headers().clone(),
+            body: Box::pin(res.bytes_stream()),
+            buf: String::new(),
+        }
+    }
+
+    /// The next block, `None` once the server ended the stream. Panics after [`WAIT`].
+    pub async fn next_frame(&mut self) -> Option<Frame> {
+        tokio::time::timeout(WAIT, self.read_frame())
+            .await
+            .expect("a frame or the end of the stream arrives in time")
+    }
+
+    async fn read_frame(&mut self) -> Option<Frame> {
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                return Some(parse_block(&block));
+            }
+            match self.body.next().await {
+                Some(Ok(chunk)) => self
+                    .buf
+                    .push_str(std::str::from_utf8(&chunk).expect("UTF-8")),
+                Some(Err(e)) => panic!("stream broke: {e}"),
+                None => return None,
+            }
+        }
+    }
+
+    /// The next block that is an event (comments skipped). Panics if the stream ends.
+    pub async fn next_event(&mut self) -> Frame {
+        loop {
+            let f = self.next_frame().await.expect("stream still open");
+            if f.event.is_some() || f.data.is_some() {
+                return f;
+            }
+        }
+    }
+
+    /// The next `count` notifications, asserting nothing but notifications
+    /// (and keepalives) arrive meanwhile.
+    pub async fn notifications(&mut self, count: usize) -> Vec<Notification> {
+        let mut out = Vec::with_capacity(count);
+        while out.len() < count {
+            let f = self.next_event().await;
+            assert_eq!(f.event.as_deref(), Some("notification"), "{f:?}");
+            let n: Notification = f.json();
+            assert_eq!(
+                f.id,
+                Some(n.id.to_string()),
+                "frame id is the notification id"
+            );
+            out.push(n);
+        }
+        out
+    }
+
+    /// Reads the opening `retry:` and `event: ready`; returns `ready.last_id`.
+    pub async fn ready(&mut self) -> u64 {
+        let retry = self.next_frame().await.expect("retry frame");
+        assert!(retry.retry.is_some(), "stream opens with retry: {retry:?}");
+        let ready = self.next_event().await;
+        assert_eq!(ready.event.as_deref(), Some("ready"), "{ready:?}");
+        ready.json::<Value>()["last_id"].as_u64().expect("last_id")
+    }
+
+    /// Waits for the server to end the stream, returning the events before the end.
+    pub async fn until_end(&mut self) -> Vec<Frame> {
+        let mut frames = Vec::new();
+        while let Some(f) = self.next_frame().await {
+            frames.push(f);
+        }
+        frames
+    }
+}
+
+fn parse_block(block: &str) -> Frame {
+    let mut f = Frame::default();
+    for line in block.lines() {
+        if let Some(c) = line.strip_prefix(':') {
+            f.comments.push(c.trim().to_owned());
+            continue;
+        }
+        let (name, value) = line.split_once(':').unwrap_or((line, ""));
+        let value = value.strip_prefix(' ').unwrap_or(value);
+        match name {
+            "id" => f.id = Some(value.to_owned()),
+            "event" => f.event = Some(value.to_owned()),
+            "data" => match &mut f.data {
+                Some(d) => {
+                    d.push('\n');
+                    d.push_str(value);
+                }
+                None => f.data = Some(value.to_owned()),
+            },
+            "retry" => f.retry = value.parse().ok(),
+            _ => {}
+        }
+    }
+    f
+}
+
+/// The JSON error body of a response, asserting its shape.
+pub async fn error_body(res: reqwest::Response) -> Value {
+    let v: Value = res.json().await.expect("error body is JSON");
+    assert!(v["error"]["code"].is_string(), "{v}");
+    assert!(v["error"]["message"].is_string(), "{v}");
+    v["error"].clone()
+}
+
+/// Polls `condition` until it holds; panics after [`WAIT`] naming `what`.
+pub async fn wait_until<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !condition().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what building and testing Belfry needs on Debian 12, and only what
+# is missing: a second run changes nothing and asks no package server.
+set -euo pipefail
+
+# System packages the Rust build needs (C toolchain for SQLite's bundled build).
+packages=(build-essential pkg-config ca-certificates)
+
+missing=()
+for pkg in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: no Rust toolchain found. Install it with rustup (https://rustup.rs), then run this again." >&2
+  exit 1
+fi

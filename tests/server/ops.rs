@@ -1,0 +1,70 @@
+//! Health, readiness and metrics endpoints, and the JSON fallbacks.
+
+use belfry_e2e::{TestServer, error_body};
+
+#[tokio::test]
+async fn health_readiness_and_metrics_answer() {
+    let app = TestServer::spawn().await;
+    let res = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let res = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+
+    app.publish_titled("counted").await;
+    let res = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = res.text().await.unwrap();
+    for name in [
+        "belfry_connected_streams",
+        "belfry_notifications_published_total",
+        "belfry_deliveries_total",
+        "belfry_subscribers_fell_behind_total",
+        "belfry_publish_duration_seconds_bucket",
+    ] {
+        assert!(text.contains(name), "{name} missing from:\n{text}");
+    }
+    assert_eq!(
+        app.metric("belfry_notifications_published_total").await,
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn the_connected_streams_gauge_follows_streams() {
+    let app = TestServer::spawn().await;
+    let mut s = app.connect(&app.admin_token("ann"), None, "").await;
+    s.ready().await;
+    assert_eq!(app.metric("belfry_connected_streams").await, 1.0);
+    drop(s);
+    let deadline = tokio::time::Instant::now() + belfry_e2e::WAIT;
+    while app.metric("belfry_connected_streams").await != 0.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gauge never went back to 0"
+        );
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_json_errors() {
+    let app = TestServer::spawn().await;
+    let res = app.http.get(app.url("/api/nope")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(error_body(res).await["code"], "not_found");
+    let res = app
+        .http
+        .delete(app.url("/api/notifications"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 405);
+    assert_eq!(error_body(res).await["code"], "method_not_allowed");
+}
