@@ -2,12 +2,21 @@
 //! SSE event names and the JSON error body. Shared by the server and every
 //! client, with no server or client dependency of its own.
 
+mod account;
 mod error;
+mod inbox;
 mod kinds;
 mod notification;
 pub mod sse;
 
+pub use account::{
+    LoginRequest, MutedKind, Preferences, QuietHours, RefreshRequest, Sounds, TokenResponse,
+};
 pub use error::{ErrorBody, ErrorDetail};
+pub use inbox::{
+    Ack, AckEvent, AckRequest, Actor, InboxItem, InboxPage, MAX_ACK_NOTE_CHARS, MarkRead,
+    ReadEvent, UnreadAnswer, UnreadCounts,
+};
 pub use kinds::{KNOWN_KINDS, default_severity, is_valid_kind};
 pub use notification::{
     FieldError, MAX_BODY_CHARS, MAX_DATA_BYTES, MAX_KIND_CHARS, MAX_TITLE_CHARS, NewNotification,

@@ -3,8 +3,9 @@
 //! Frame order: `retry: <ms>`, then `event: ready` ([`Ready`]); on resume from
 //! a `Last-Event-ID` the server may first send `event: reset`; then every
 //! notification as `id: <id>` + `event: notification` + `data: <JSON>`;
-//! comment lines (`: keepalive`) in between; `event: expired` right before
-//! the server closes a stream whose token expired.
+//! comment lines (`: keepalive`) in between; `event: read`, `event: ack` and
+//! `event: preferences` (no `id:`) whenever an admin's state changes;
+//! `event: expired` right before the server closes a stream whose token expired.
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +18,12 @@ pub const EVENT_NOTIFICATION: &str = "notification";
 pub const EVENT_RESET: &str = "reset";
 /// The access token expired; the server closes the stream right after.
 pub const EVENT_EXPIRED: &str = "expired";
+/// Read state changed on one of this admin's devices ([`crate::ReadEvent`]).
+pub const EVENT_READ: &str = "read";
+/// Someone acknowledged or released a notification ([`crate::AckEvent`]).
+pub const EVENT_ACK: &str = "ack";
+/// This admin's preferences changed ([`crate::Preferences`]).
+pub const EVENT_PREFERENCES: &str = "preferences";
 
 /// Payload of `event: ready`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +32,9 @@ pub struct Ready {
     /// there is none). A client with no `Last-Event-ID` of its own resumes
     /// from this one if the stream breaks before the first notification.
     pub last_id: u64,
+    /// This admin's unread counts when the stream started.
+    #[serde(default)]
+    pub unread: crate::UnreadCounts,
 }
 
 /// Payload of `event: reset`.

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use belfry_proto::Notification;
 use belfry_proto::sse::{
     EVENT_EXPIRED, EVENT_NOTIFICATION, EVENT_READY, EVENT_RESET, Expired, Ready, Reset,
 };
+use belfry_proto::{Notification, UnreadCounts};
 use bytes::Bytes;
 use serde::Serialize;
 
@@ -37,9 +37,9 @@ pub fn notification_frame(n: &Notification) -> Bytes {
 }
 
 /// `retry:` followed by `event: ready`.
-pub fn opening_frames(retry: Duration, last_id: u64) -> Bytes {
+pub fn opening_frames(retry: Duration, last_id: u64, unread: UnreadCounts) -> Bytes {
     let mut out = format!("retry: {}\n\n", retry.as_millis()).into_bytes();
-    out.extend_from_slice(&event_frame(None, EVENT_READY, &Ready { last_id }));
+    out.extend_from_slice(&event_frame(None, EVENT_READY, &Ready { last_id, unread }));
     Bytes::from(out)
 }
 
@@ -90,10 +90,16 @@ mod tests {
 
     #[test]
     fn opening_frames_start_with_retry_then_ready() {
-        let f = opening_frames(Duration::from_millis(1500), 7);
+        let unread = UnreadCounts {
+            total: 3,
+            info: 1,
+            warning: 1,
+            critical: 1,
+        };
+        let f = opening_frames(Duration::from_millis(1500), 7, unread);
         assert_eq!(
             std::str::from_utf8(&f).unwrap(),
-            "retry: 1500\n\nevent: ready\ndata: {\"last_id\":7}\n\n"
+            "retry: 1500\n\nevent: ready\ndata: {\"last_id\":7,\"unread\":{\"total\":3,\"info\":1,\"warning\":1,\"critical\":1}}\n\n"
         );
     }
 }

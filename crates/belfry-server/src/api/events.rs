@@ -99,7 +99,11 @@ async fn events(
     // Subscribe first: see the module comment.
     let rx = state.broker.subscribe();
     let head = state.store.last_id().await?;
-    let mut out = VecDeque::from([sse::opening_frames(state.config.retry, head)]);
+    let mut out = VecDeque::from([sse::opening_frames(
+        state.config.retry,
+        head,
+        Default::default(),
+    )]);
 
     let cursor = match resume_from {
         None => head,

@@ -1,0 +1,117 @@
+//! Wire types of the admin inbox: history pages, read state,
+//! acknowledgements, and the stream events that sync them across devices.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::{Notification, Severity};
+
+/// Unread notifications of one admin, in all and per severity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnreadCounts {
+    pub total: u64,
+    pub info: u64,
+    pub warning: u64,
+    pub critical: u64,
+}
+
+impl UnreadCounts {
+    /// The count for one severity.
+    pub fn of(&self, s: Severity) -> u64 {
+        match s {
+            Severity::Info => self.info,
+            Severity::Warning => self.warning,
+            Severity::Critical => self.critical,
+        }
+    }
+}
+
+/// The admin who acknowledged a notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub sub: String,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// "I'm on it": who took ownership of a notification, when, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    pub by: Actor,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// One inbox entry: the notification plus this admin's view of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboxItem {
+    #[serde(flatten)]
+    pub notification: Notification,
+    pub read: bool,
+    #[serde(default)]
+    pub ack: Option<Ack>,
+}
+
+/// `GET /api/admin/notifications`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboxPage {
+    /// Newest first.
+    pub items: Vec<InboxItem>,
+    /// Pass as `before` for the next (older) page; `None` on the last page.
+    pub next_before: Option<u64>,
+    pub unread: UnreadCounts,
+}
+
+/// `POST /api/admin/notifications/read`: either `ids` or `up_to`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarkRead {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ids: Option<Vec<u64>>,
+    /// Everything up to and including this id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub up_to: Option<u64>,
+}
+
+/// Answer of `POST /api/admin/notifications/read` (and of unread).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnreadAnswer {
+    pub unread: UnreadCounts,
+}
+
+/// Payload of `event: read`: read state changed on one of this admin's devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadEvent {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ids: Option<Vec<u64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub up_to: Option<u64>,
+    /// `true` when the ids were marked unread again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unread_again: bool,
+    pub unread: UnreadCounts,
+}
+
+/// `POST /api/admin/notifications/{id}/ack` body (optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AckRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Take over (or release) an ack held by someone else.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
+}
+
+/// Longest ack note, in characters.
+pub const MAX_ACK_NOTE_CHARS: usize = 500;
+
+/// Payload of `event: ack`: someone took ownership (`ack` set) or released
+/// it (`ack` null).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AckEvent {
+    pub id: u64,
+    pub ack: Option<Ack>,
+}
