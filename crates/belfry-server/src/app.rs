@@ -11,9 +11,11 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::Verifier;
+use crate::auth::{Minter, Verifier};
+use crate::broker::BusMessage;
 use crate::broker::{Broker, MemoryBroker};
 use crate::config::{Config, IDEMPOTENCY_WINDOW, JwtAlgorithm};
+use crate::limits::StreamLimits;
 use crate::metrics::Metrics;
 use crate::publish::Publisher;
 use crate::state::AppState;
@@ -22,8 +24,11 @@ use crate::store::{SqliteStore, Store};
 /// Pending-connection queue of the listening socket. tokio's default of 128
 /// drops SYNs when a thousand clients reconnect at once after a restart.
 pub const LISTEN_BACKLOG: u32 = 4096;
-/// How often expired idempotency keys are forgotten.
+/// How often expired idempotency keys and old notifications are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// How often the store is asked for new revocations: logging out or
+/// disabling a user ends their streams within this, on every replica.
+const REVOCATION_POLL: Duration = Duration::from_millis(250);
 
 /// Binds `addr` with a large backlog and `SO_REUSEADDR`, so a restarted
 /// server can take its port back while old connections are in TIME_WAIT.
@@ -43,6 +48,7 @@ pub struct Server {
     state: AppState,
     listener: TcpListener,
     writer: JoinHandle<()>,
+    writer_stop: CancellationToken,
 }
 
 impl Server {
@@ -64,6 +70,9 @@ impl Server {
             _ => None,
         };
         let verifier = Verifier::new(&config.jwt, secret.as_ref(), &config.admin_emails)?;
+        let minter = secret
+            .as_ref()
+            .map(|s| Arc::new(Minter::new(s, &config.jwt)));
         let store: Arc<dyn Store> = Arc::new(
             SqliteStore::open(&config.database_path())
                 .await
@@ -71,9 +80,16 @@ impl Server {
         );
         let broker: Arc<dyn Broker> = Arc::new(MemoryBroker::new(config.broadcast_capacity));
         let metrics = Arc::new(Metrics::new());
-        let (publisher, writer) = Publisher::spawn(store.clone(), broker.clone(), metrics.clone());
+        let writer_stop = CancellationToken::new();
+        let (publisher, writer) = Publisher::spawn(
+            store.clone(),
+            broker.clone(),
+            metrics.clone(),
+            writer_stop.clone(),
+        );
         let listener =
             bind(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
+        let config_limits = (config.max_streams_per_user, config.max_connections);
         Ok(Self {
             state: AppState {
                 config: Arc::new(config),
@@ -82,10 +98,13 @@ impl Server {
                 publisher,
                 verifier: Arc::new(verifier),
                 metrics,
+                minter,
+                limits: StreamLimits::new(config_limits.0, config_limits.1),
                 shutdown,
             },
             listener,
             writer,
+            writer_stop,
         })
     }
 
@@ -108,11 +127,15 @@ impl Server {
             state,
             listener,
             writer,
+            writer_stop,
         } = self;
         let addr = listener.local_addr()?;
         tracing::info!("listening on http://{addr}");
 
-        let mut background = vec![tokio::spawn(prune_idempotency_keys(state.clone()))];
+        let mut background = vec![
+            tokio::spawn(prune(state.clone())),
+            tokio::spawn(watch_revocations(state.clone())),
+        ];
         if state.config.demo {
             tracing::info!(
                 per_minute = state.config.demo_per_minute,
@@ -131,17 +154,21 @@ impl Server {
         });
         let shutdown = state.shutdown.clone();
         let router = crate::api::router(state.clone());
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .await;
+        let served = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await;
         shutdown.cancel();
 
         for task in background {
             let _ = task.await;
         }
         let store = state.store.clone();
-        // The writer ends when the last Publisher handle is gone.
         drop(state);
+        // Every request is answered: commit what is queued, then stop.
+        writer_stop.cancel();
         let _ = writer.await;
         store.close().await;
         tracing::info!("stopped");
@@ -149,18 +176,71 @@ impl Server {
     }
 }
 
-async fn prune_idempotency_keys(state: AppState) {
+/// Retention: old notifications (with their read marks and acks) and
+/// expired idempotency keys, once at start and then every hour.
+async fn prune(state: AppState) {
+    use belfry_proto::Severity;
     let mut every = tokio::time::interval(PRUNE_EVERY);
     loop {
         tokio::select! {
             () = state.shutdown.cancelled() => return,
             _ = every.tick() => {}
         }
-        let before = time::OffsetDateTime::now_utc() - IDEMPOTENCY_WINDOW;
-        match state.store.prune_idempotency_keys(before).await {
+        let now = time::OffsetDateTime::now_utc();
+        let c = &state.config;
+        let cutoffs = [
+            (Severity::Info, now - c.retention_info),
+            (Severity::Warning, now - c.retention_warning),
+            (Severity::Critical, now - c.retention_critical),
+        ];
+        match state.store.prune(&cutoffs).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(pruned = n, "pruned notifications past retention"),
+            Err(e) => tracing::warn!(error = %e, "pruning notifications failed"),
+        }
+        match state
+            .store
+            .prune_idempotency_keys(now - IDEMPOTENCY_WINDOW)
+            .await
+        {
             Ok(0) => {}
             Ok(n) => tracing::info!(pruned = n, "forgot expired idempotency keys"),
             Err(e) => tracing::warn!(error = %e, "pruning idempotency keys failed"),
+        }
+    }
+}
+
+/// Turns revocations recorded in the store (by this server, another
+/// replica, or the `user disable` command) into stream endings here.
+async fn watch_revocations(state: AppState) {
+    let mut seen = loop {
+        match state.store.last_revocation().await {
+            Ok(id) => break id,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read revocations; retrying");
+                tokio::select! {
+                    () = state.shutdown.cancelled() => return,
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    };
+    let mut every = tokio::time::interval(REVOCATION_POLL);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = state.shutdown.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        match state.store.revocations_after(seen).await {
+            Ok(list) => {
+                for (id, revocation) in list {
+                    seen = id;
+                    tracing::info!(?revocation, "ending revoked streams");
+                    state.broker.deliver_local(BusMessage::Revoked(revocation));
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read revocations"),
         }
     }
 }

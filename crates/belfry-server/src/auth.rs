@@ -47,6 +47,9 @@ pub struct Claims {
     pub iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<String>,
+    /// Sign-in id of tokens this server issued at login; checked for revocation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 fn scope_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -77,6 +80,8 @@ pub struct Identity {
     pub can_publish: bool,
     /// Token expiry, seconds since the Unix epoch.
     pub expires_at: u64,
+    /// The sign-in a locally issued token belongs to.
+    pub session_id: Option<String>,
 }
 
 /// Why a token was refused. Logged, and never includes the token.
@@ -223,6 +228,7 @@ impl Verifier {
             is_admin,
             can_publish: c.scope.iter().any(|s| s == SCOPE_PUBLISH),
             expires_at: c.exp,
+            session_id: c.sid.filter(|s| !s.is_empty()),
         })
     }
 
@@ -263,6 +269,19 @@ impl Minter {
         scope: &[&str],
         ttl: Duration,
     ) -> anyhow::Result<String> {
+        self.mint_for_session(sub, email, role, scope, ttl, None)
+    }
+
+    /// Like [`Minter::mint`], tied to sign-in `session_id` (revocable).
+    pub fn mint_for_session(
+        &self,
+        sub: &str,
+        email: Option<&str>,
+        role: Option<&str>,
+        scope: &[&str],
+        ttl: Duration,
+        session_id: Option<&str>,
+    ) -> anyhow::Result<String> {
         let now = unix_now();
         let claims = Claims {
             sub: Some(sub.to_owned()),
@@ -273,6 +292,7 @@ impl Minter {
             iat: Some(now),
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
+            sid: session_id.map(str::to_owned),
         };
         Ok(jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
@@ -289,12 +309,21 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn authenticate(parts: &Parts, state: &AppState) -> Result<Identity, ApiError> {
-    state.verifier.authenticate(parts).map_err(|e| {
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Identity, ApiError> {
+    let refused = |e: AuthError| {
         tracing::info!(reason = %e, path = %parts.uri.path(), "authentication failed");
         state.metrics.auth_failures.inc();
         ApiError::from(e)
-    })
+    };
+    let id = state.verifier.authenticate(parts).map_err(refused)?;
+    // A token from our own login stays valid only while its sign-in does:
+    // logout and `user disable` take effect before the token expires.
+    if let Some(sid) = &id.session_id
+        && !state.store.session_active(sid).await?
+    {
+        return Err(refused(AuthError::Invalid("signed out or disabled".into())));
+    }
+    Ok(id)
 }
 
 /// Extractor: a request authenticated as an admin (401 without a valid
@@ -305,7 +334,7 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let id = authenticate(parts, state)?;
+        let id = authenticate(parts, state).await?;
         if !id.is_admin {
             tracing::info!(sub = %id.sub, "non-admin refused");
             return Err(ApiError::Forbidden(
@@ -323,7 +352,7 @@ impl FromRequestParts<AppState> for Publisher {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let id = authenticate(parts, state)?;
+        let id = authenticate(parts, state).await?;
         if !id.can_publish {
             tracing::info!(sub = %id.sub, "publish without scope refused");
             return Err(ApiError::Forbidden(

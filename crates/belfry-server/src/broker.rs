@@ -10,6 +10,8 @@ use belfry_proto::{Notification, Severity};
 use bytes::Bytes;
 use tokio::sync::broadcast;
 
+use crate::store::Revocation;
+
 /// A notification encoded once, shared by every stream that delivers it.
 #[derive(Debug)]
 pub struct Encoded {
@@ -35,6 +37,15 @@ impl Encoded {
 #[derive(Debug, Clone)]
 pub enum BusMessage {
     Notification(Arc<Encoded>),
+    /// A frame for every stream of one admin (`event: read`, `event: preferences`).
+    ToUser {
+        sub: Arc<str>,
+        frame: Bytes,
+    },
+    /// A frame for every stream (`event: ack`).
+    ToAll(Bytes),
+    /// Streams of this user or sign-in must end now.
+    Revoked(Revocation),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +62,10 @@ pub trait Broker: Send + Sync + 'static {
     /// falls more than the channel's capacity behind gets `Lagged` and must
     /// catch up from the store.
     fn subscribe(&self) -> broadcast::Receiver<BusMessage>;
+
+    /// Hands a message to this process's subscribers only (each process
+    /// learns revocations from the store itself).
+    fn deliver_local(&self, msg: BusMessage);
 }
 
 /// Single-process broker.
@@ -77,5 +92,9 @@ impl Broker for MemoryBroker {
 
     fn subscribe(&self) -> broadcast::Receiver<BusMessage> {
         self.tx.subscribe()
+    }
+
+    fn deliver_local(&self, msg: BusMessage) {
+        let _ = self.tx.send(msg);
     }
 }

@@ -32,6 +32,22 @@ pub const DEFAULT_BROADCAST_CAPACITY: usize = 1024;
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 /// How long an `Idempotency-Key` returns the notification it first created.
 pub const IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
+/// Lifetime of access tokens from `POST /api/auth/login`: short, because a
+/// leaked one cannot be recalled; clients refresh before it runs out.
+pub const DEFAULT_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
+/// Lifetime of a refresh token: a month of not having to sign in again.
+pub const DEFAULT_REFRESH_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+/// Concurrent streams per admin: a desktop, a laptop, a phone and a few
+/// browser tabs, with room to spare; a runaway client cannot take more.
+pub const DEFAULT_MAX_STREAMS_PER_USER: usize = 10;
+/// Concurrent streams per server process (the file-descriptor limit here is 20,000).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 15_000;
+const DAY: u64 = 24 * 60 * 60;
+/// History kept per severity: a month of info, a quarter of warnings and a
+/// year of critical alerts, for audits of what happened and who handled it.
+pub const DEFAULT_RETENTION_INFO: Duration = Duration::from_secs(30 * DAY);
+pub const DEFAULT_RETENTION_WARNING: Duration = Duration::from_secs(90 * DAY);
+pub const DEFAULT_RETENTION_CRITICAL: Duration = Duration::from_secs(365 * DAY);
 
 /// JWT signature algorithm, pinned by configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -76,6 +92,15 @@ pub struct Config {
     pub broadcast_capacity: usize,
     pub demo: bool,
     pub demo_per_minute: u32,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub max_streams_per_user: usize,
+    pub max_connections: usize,
+    /// Browser origins allowed to call the API cross-origin (CORS); empty: none.
+    pub cors_origins: Vec<String>,
+    pub retention_info: Duration,
+    pub retention_warning: Duration,
+    pub retention_critical: Duration,
 }
 
 impl Config {
@@ -100,6 +125,14 @@ impl Config {
             broadcast_capacity: DEFAULT_BROADCAST_CAPACITY,
             demo: false,
             demo_per_minute: DEFAULT_DEMO_PER_MINUTE,
+            access_token_ttl: DEFAULT_ACCESS_TOKEN_TTL,
+            refresh_token_ttl: DEFAULT_REFRESH_TOKEN_TTL,
+            max_streams_per_user: DEFAULT_MAX_STREAMS_PER_USER,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            cors_origins: Vec::new(),
+            retention_info: DEFAULT_RETENTION_INFO,
+            retention_warning: DEFAULT_RETENTION_WARNING,
+            retention_critical: DEFAULT_RETENTION_CRITICAL,
         }
     }
 
@@ -136,6 +169,19 @@ pub struct Settings {
     pub broadcast_capacity: Option<usize>,
     pub demo: Option<bool>,
     pub demo_per_minute: Option<u32>,
+    #[serde(default, with = "humantime_opt")]
+    pub access_token_ttl: Option<Duration>,
+    #[serde(default, with = "humantime_opt")]
+    pub refresh_token_ttl: Option<Duration>,
+    pub max_streams_per_user: Option<usize>,
+    pub max_connections: Option<usize>,
+    pub cors_origins: Option<Vec<String>>,
+    #[serde(default, with = "humantime_opt")]
+    pub retention_info: Option<Duration>,
+    #[serde(default, with = "humantime_opt")]
+    pub retention_warning: Option<Duration>,
+    #[serde(default, with = "humantime_opt")]
+    pub retention_critical: Option<Duration>,
 }
 
 mod humantime_opt {
@@ -195,6 +241,14 @@ impl Settings {
             broadcast_capacity: higher.broadcast_capacity.or(self.broadcast_capacity),
             demo: higher.demo.or(self.demo),
             demo_per_minute: higher.demo_per_minute.or(self.demo_per_minute),
+            access_token_ttl: higher.access_token_ttl.or(self.access_token_ttl),
+            refresh_token_ttl: higher.refresh_token_ttl.or(self.refresh_token_ttl),
+            max_streams_per_user: higher.max_streams_per_user.or(self.max_streams_per_user),
+            max_connections: higher.max_connections.or(self.max_connections),
+            cors_origins: higher.cors_origins.or(self.cors_origins),
+            retention_info: higher.retention_info.or(self.retention_info),
+            retention_warning: higher.retention_warning.or(self.retention_warning),
+            retention_critical: higher.retention_critical.or(self.retention_critical),
         }
     }
 
@@ -240,6 +294,25 @@ impl Settings {
         if let Some(v) = self.demo_per_minute {
             c.demo_per_minute = v;
         }
+        macro_rules! take {
+            ($($field:ident),*) => {$(if let Some(v) = self.$field { c.$field = v; })*};
+        }
+        take!(
+            access_token_ttl,
+            refresh_token_ttl,
+            max_streams_per_user,
+            max_connections,
+            retention_info,
+            retention_warning,
+            retention_critical
+        );
+        if let Some(v) = self.cors_origins {
+            c.cors_origins = v
+                .into_iter()
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect();
+        }
         c.validate()?;
         Ok(c)
     }
@@ -254,6 +327,24 @@ impl Config {
         }
         if self.broadcast_capacity == 0 {
             return invalid("broadcast_capacity must be at least 1");
+        }
+        if self.max_streams_per_user == 0 || self.max_connections == 0 {
+            return invalid("max_streams_per_user and max_connections must be at least 1");
+        }
+        if self.access_token_ttl < Duration::from_secs(60) {
+            return invalid("access_token_ttl must be at least 1m");
+        }
+        if let Some(bad) = self
+            .cors_origins
+            .iter()
+            .find(|o| *o != "*" && !(o.starts_with("http://") || o.starts_with("https://")))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "cors_origins: `{bad}` is not an origin like https://admin.shop.example"
+            )));
+        }
+        if self.cors_origins.iter().any(|o| o == "*") {
+            return invalid("cors_origins cannot be `*`: list the dashboard origins");
         }
         if self.demo && self.demo_per_minute == 0 {
             return invalid("demo_per_minute must be at least 1 when demo is on");

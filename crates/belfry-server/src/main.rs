@@ -28,6 +28,43 @@ enum Command {
     Serve(ServeArgs),
     /// Print a signed JWT (HS256, the server's own secret) on stdout.
     Token(TokenArgs),
+    /// Manage local accounts for self-hosted sign-in.
+    User(UserArgs),
+}
+
+#[derive(Args)]
+struct UserArgs {
+    #[command(flatten)]
+    settings: SettingsArgs,
+    #[command(subcommand)]
+    command: UserCommand,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account (asks for the password unless --password-stdin).
+    Add {
+        #[arg(long)]
+        email: String,
+        /// Admins may open the notification stream and inbox.
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts.
+    List,
+    /// Disable an account; its open streams end within a second.
+    Disable { email: String },
+    /// Enable a disabled account.
+    Enable { email: String },
+    /// Set a new password; every sign-in of the account is revoked.
+    SetPassword {
+        email: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 /// Settings shared by every subcommand: file, then BELFRY_* variables, then flags.
@@ -109,6 +146,30 @@ struct ServeArgs {
     /// Demo events per minute [default: 12].
     #[arg(long, env = "BELFRY_DEMO_PER_MINUTE")]
     demo_per_minute: Option<u32>,
+    /// Lifetime of access tokens issued at sign-in [default: 15m].
+    #[arg(long, env = "BELFRY_ACCESS_TOKEN_TTL", value_parser = humantime::parse_duration)]
+    access_token_ttl: Option<Duration>,
+    /// Lifetime of refresh tokens [default: 30d].
+    #[arg(long, env = "BELFRY_REFRESH_TOKEN_TTL", value_parser = humantime::parse_duration)]
+    refresh_token_ttl: Option<Duration>,
+    /// Concurrent streams per admin [default: 10].
+    #[arg(long, env = "BELFRY_MAX_STREAMS_PER_USER")]
+    max_streams_per_user: Option<usize>,
+    /// Concurrent streams per server process [default: 15000].
+    #[arg(long, env = "BELFRY_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Browser origins allowed to call the API (comma-separated) [default: none].
+    #[arg(long, env = "BELFRY_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origins: Option<Vec<String>>,
+    /// How long info notifications are kept [default: 30d].
+    #[arg(long, env = "BELFRY_RETENTION_INFO", value_parser = humantime::parse_duration)]
+    retention_info: Option<Duration>,
+    /// How long warnings are kept [default: 90d].
+    #[arg(long, env = "BELFRY_RETENTION_WARNING", value_parser = humantime::parse_duration)]
+    retention_warning: Option<Duration>,
+    /// How long critical notifications are kept [default: 365d].
+    #[arg(long, env = "BELFRY_RETENTION_CRITICAL", value_parser = humantime::parse_duration)]
+    retention_critical: Option<Duration>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -154,6 +215,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Token(args) => token(args),
+        Command::User(args) => user(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -172,6 +234,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         broadcast_capacity: args.broadcast_capacity,
         demo: args.demo.then_some(true),
         demo_per_minute: args.demo_per_minute,
+        access_token_ttl: args.access_token_ttl,
+        refresh_token_ttl: args.refresh_token_ttl,
+        max_streams_per_user: args.max_streams_per_user,
+        max_connections: args.max_connections,
+        cors_origins: args.cors_origins,
+        retention_info: args.retention_info,
+        retention_warning: args.retention_warning,
+        retention_critical: args.retention_critical,
         ..Settings::default()
     })?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
@@ -248,4 +318,85 @@ fn token(args: TokenArgs) -> anyhow::Result<()> {
     let token = Minter::new(&secret, &config.jwt).mint(sub, email, role, &scope, args.ttl)?;
     println!("{token}");
     Ok(())
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    let password = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        let first = rpassword::prompt_password("Password: ")
+            .context("cannot prompt for a password (no terminal?): use --password-stdin")?;
+        let again = rpassword::prompt_password("Repeat password: ")?;
+        anyhow::ensure!(
+            first == again,
+            "the passwords do not match; nothing was changed"
+        );
+        first
+    };
+    belfry_server::password::check(&password)?;
+    Ok(password)
+}
+
+fn user(args: UserArgs) -> anyhow::Result<()> {
+    use belfry_server::store::{AccountStore as _, SqliteStore, StoreError};
+    let config = args.settings.load(Settings::default())?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+        let store = SqliteStore::open(&config.database_path())
+            .await
+            .with_context(|| format!("cannot open {}", config.database_path().display()))?;
+        let normalize = |e: &str| e.trim().to_lowercase();
+        let missing = |e: &str| anyhow::anyhow!("no account with email {e}: see `belfry-server user list`");
+        match args.command {
+            UserCommand::Add { email, admin, password_stdin } => {
+                let email = normalize(&email);
+                anyhow::ensure!(email.contains('@'), "`{email}` is not an email address");
+                let hash = belfry_server::password::hash(&read_password(password_stdin)?)?;
+                match store.create_user(&email, &hash, admin).await {
+                    Ok(_) => eprintln!("created {}{email}", if admin { "admin " } else { "" }),
+                    Err(StoreError::Conflict(_)) => {
+                        anyhow::bail!("{email} already has an account: use `user set-password` to change its password")
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            UserCommand::List => {
+                println!("{:<40} {:<6} {:<9} created", "email", "admin", "status");
+                for u in store.users().await? {
+                    println!(
+                        "{:<40} {:<6} {:<9} {}",
+                        u.email,
+                        if u.is_admin { "yes" } else { "no" },
+                        if u.disabled { "disabled" } else { "active" },
+                        u.created_at.date()
+                    );
+                }
+            }
+            UserCommand::Disable { email } => {
+                let email = normalize(&email);
+                anyhow::ensure!(store.set_disabled(&email, true).await?, missing(&email));
+                eprintln!("disabled {email}; its sign-ins are revoked");
+            }
+            UserCommand::Enable { email } => {
+                let email = normalize(&email);
+                anyhow::ensure!(store.set_disabled(&email, false).await?, missing(&email));
+                eprintln!("enabled {email}");
+            }
+            UserCommand::SetPassword { email, password_stdin } => {
+                let email = normalize(&email);
+                let hash = belfry_server::password::hash(&read_password(password_stdin)?)?;
+                anyhow::ensure!(store.set_password(&email, &hash).await?, missing(&email));
+                eprintln!("password of {email} changed; its sign-ins are revoked");
+            }
+        }
+        use belfry_server::store::NotificationStore as _;
+        store.close().await;
+        Ok(())
+    })
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::broker::{Broker, BusMessage, Encoded};
 use crate::config::IDEMPOTENCY_WINDOW;
@@ -45,14 +46,16 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    /// Starts the writer task. It ends once every `Publisher` clone is dropped.
+    /// Starts the writer task. It ends once `stop` fires and the queue is
+    /// drained, or once every `Publisher` clone is dropped.
     pub fn spawn(
         store: Arc<dyn Store>,
         broker: Arc<dyn Broker>,
         metrics: Arc<Metrics>,
+        stop: CancellationToken,
     ) -> (Self, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-        let task = tokio::spawn(writer(rx, store, broker, metrics));
+        let task = tokio::spawn(writer(rx, store, broker, metrics, stop));
         (Self { tx }, task)
     }
 
@@ -73,9 +76,21 @@ async fn writer(
     store: Arc<dyn Store>,
     broker: Arc<dyn Broker>,
     metrics: Arc<Metrics>,
+    stop: CancellationToken,
 ) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+    loop {
+        let received = tokio::select! {
+            n = rx.recv_many(&mut jobs, MAX_BATCH) => n,
+            // Refuse new publishes but commit everything already queued.
+            () = stop.cancelled(), if !rx.is_closed() => {
+                rx.close();
+                continue;
+            }
+        };
+        if received == 0 {
+            break;
+        }
         let (appends, replies): (Vec<_>, Vec<_>) =
             jobs.drain(..).map(|j| (j.append, j.reply)).unzip();
         let since = OffsetDateTime::now_utc() - IDEMPOTENCY_WINDOW;

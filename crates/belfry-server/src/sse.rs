@@ -53,14 +53,20 @@ pub fn reset_frame(reason: &str) -> Bytes {
     )
 }
 
-pub fn expired_frame() -> Bytes {
+/// `event: expired`, for a token that ran out or a sign-in that was revoked.
+pub fn expired_frame(message: &str) -> Bytes {
     event_frame(
         None,
         EVENT_EXPIRED,
         &Expired {
-            message: "the access token expired; reconnect with a fresh token".to_owned(),
+            message: message.to_owned(),
         },
     )
+}
+
+/// Any other event without an id (`read`, `ack`, `preferences`).
+pub fn state_frame(event: &str, data: &impl Serialize) -> Bytes {
+    event_frame(None, event, data)
 }
 
 #[cfg(test)]

@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::Verifier;
+use crate::auth::{Minter, Verifier};
 use crate::broker::Broker;
 use crate::config::Config;
+use crate::limits::StreamLimits;
 use crate::metrics::Metrics;
 use crate::publish::Publisher;
 use crate::store::Store;
@@ -19,6 +20,10 @@ pub struct AppState {
     pub publisher: Publisher,
     pub verifier: Arc<Verifier>,
     pub metrics: Arc<Metrics>,
+    /// Signs access tokens at login; `None` when tokens are verified with a
+    /// public key only (then local sign-in is off).
+    pub minter: Option<Arc<Minter>>,
+    pub limits: StreamLimits,
     /// Cancelled on shutdown: every open stream ends itself when it fires.
     pub shutdown: CancellationToken,
 }

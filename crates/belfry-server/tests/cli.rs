@@ -181,3 +181,135 @@ fn a_config_file_with_an_unknown_key_is_refused_naming_it() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("listn"), "{err}");
 }
+
+fn user_cmd(data_dir: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
+    let mut child = Command::new(BIN)
+        .arg("user")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("user command runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// POSTs JSON over a raw socket and returns the response body.
+fn post_json(addr: &str, path: &str, body: &str) -> String {
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        tcp,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    tcp.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned()
+}
+
+#[test]
+fn user_commands_manage_accounts_and_disable_ends_a_running_servers_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path(), &[]);
+
+    let out = user_cmd(
+        dir.path(),
+        &[
+            "add",
+            "--email",
+            "Ann@Shop.example",
+            "--admin",
+            "--password-stdin",
+        ],
+        "correct horse battery\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = user_cmd(
+        dir.path(),
+        &["add", "--email", "ann@shop.example", "--password-stdin"],
+        "another password\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already has an account"));
+    let out = user_cmd(
+        dir.path(),
+        &["add", "--email", "bob@shop.example", "--password-stdin"],
+        "short\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 10 characters"));
+    let out = user_cmd(dir.path(), &["list"], "");
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        list.contains("ann@shop.example") && list.contains("yes") && !list.contains("bob@"),
+        "{list}"
+    );
+
+    let body = post_json(
+        &served.addr,
+        "/api/auth/login",
+        r#"{"email":"ann@shop.example","password":"correct horse battery"}"#,
+    );
+    let tokens: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+
+    // A stream held by another thread; it must end once the user is disabled.
+    let addr = served.addr.clone();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tcp = TcpStream::connect(&addr).unwrap();
+        tcp.set_read_timeout(Some(WAIT)).unwrap();
+        write!(
+            tcp,
+            "GET /api/admin/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {access}\r\n\r\n"
+        )
+        .unwrap();
+        let mut seen = String::new();
+        let mut buf = [0u8; 4096];
+        let mut ready = false;
+        loop {
+            match tcp.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+                    if !ready && seen.contains("event: ready") {
+                        ready = true;
+                        let _ = tx.send("ready".to_owned());
+                    }
+                    if seen.contains("event: expired") {
+                        let _ = tx.send("expired".to_owned());
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), "ready");
+
+    let out = user_cmd(dir.path(), &["disable", "ann@shop.example"], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(rx.recv_timeout(WAIT).expect("the stream ends"), "expired");
+
+    let out = user_cmd(dir.path(), &["disable", "nobody@shop.example"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("user list"));
+}

@@ -24,8 +24,10 @@ use tokio::time::{Interval, MissedTickBehavior};
 use crate::auth::{Admin, unix_now};
 use crate::broker::BusMessage;
 use crate::error::ApiError;
+use crate::limits::{LimitExceeded, StreamSlot};
 use crate::sse;
 use crate::state::AppState;
+use crate::store::Revocation;
 
 /// Notifications read from the store per query while replaying.
 const REPLAY_PAGE: u32 = 256;
@@ -96,20 +98,38 @@ async fn events(
     let filter = Filter::parse(&query)?;
     let resume_from = last_event_id(&headers)?;
 
+    let slot = state.limits.acquire(&admin.sub).map_err(|e| {
+        tracing::info!(?e, "stream refused by limits");
+        ApiError::TooMany {
+            message: match e {
+                LimitExceeded::PerUser(n) => format!(
+                    "this admin already has {n} open streams; close one (another tab or device) first"
+                ),
+                LimitExceeded::Total(n) => {
+                    format!("the server holds its maximum of {n} streams; retry later")
+                }
+            },
+            retry_after_secs: 30,
+        }
+    })?;
+
     // Subscribe first: see the module comment.
     let rx = state.broker.subscribe();
     let head = state.store.last_id().await?;
-    let mut out = VecDeque::from([sse::opening_frames(
-        state.config.retry,
-        head,
-        Default::default(),
-    )]);
+    let unread = state.store.unread_counts(&admin.sub).await?;
+    let mut out = VecDeque::from([sse::opening_frames(state.config.retry, head, unread)]);
 
     let cursor = match resume_from {
         None => head,
         Some(n) if n > head => {
             out.push_back(sse::reset_frame(
                 "Last-Event-ID is newer than anything this server stored",
+            ));
+            head
+        }
+        Some(n) if n < state.store.pruned_through().await? => {
+            out.push_back(sse::reset_frame(
+                "notifications after Last-Event-ID were pruned from the history",
             ));
             head
         }
@@ -147,7 +167,9 @@ async fn events(
         out,
         end: None,
         sub: admin.sub,
+        session_id: admin.session_id,
         opened: Instant::now(),
+        _slot: slot,
     };
     let stream = futures_util::stream::unfold(session, |mut s| async move {
         s.next_chunk()
@@ -183,7 +205,9 @@ struct Session {
     /// Why the stream ends, once it does; remaining `out` is written first.
     end: Option<&'static str>,
     sub: String,
+    session_id: Option<String>,
     opened: Instant,
+    _slot: StreamSlot,
 }
 
 impl Session {
@@ -203,7 +227,9 @@ impl Session {
                 biased;
                 () = self.state.shutdown.cancelled() => self.end = Some("server shutting down"),
                 () = tokio::time::sleep_until(self.deadline) => {
-                    self.out.push_back(sse::expired_frame());
+                    self.out.push_back(sse::expired_frame(
+                        "the access token expired; reconnect with a fresh token",
+                    ));
                     self.end = Some("token expired");
                 }
                 msg = self.rx.recv() => self.on_message(msg),
@@ -229,6 +255,24 @@ impl Session {
                     self.out.push_back(n.frame.clone());
                 }
             }
+            Ok(BusMessage::ToUser { sub, frame }) => {
+                if *sub == *self.sub {
+                    self.out.push_back(frame);
+                }
+            }
+            Ok(BusMessage::ToAll(frame)) => self.out.push_back(frame),
+            Ok(BusMessage::Revoked(r)) => {
+                let ended = match &r {
+                    Revocation::User(sub) => *sub == self.sub,
+                    Revocation::Session(sid) => self.session_id.as_ref() == Some(sid),
+                };
+                if ended {
+                    self.out.push_back(sse::expired_frame(
+                        "this sign-in was revoked (signed out or disabled); sign in again",
+                    ));
+                    self.end = Some("sign-in revoked");
+                }
+            }
             Err(RecvError::Lagged(skipped)) => {
                 tracing::info!(
                     skipped,
@@ -237,6 +281,12 @@ impl Session {
                 );
                 self.state.metrics.subscribers_fell_behind.inc();
                 self.catching_up = true;
+                // Read, ack and preference events were skipped too, and the
+                // store replays only notifications: tell the client to
+                // refetch its inbox state.
+                self.out.push_back(sse::reset_frame(
+                    "the stream fell behind; read and acknowledgement state may be stale",
+                ));
             }
             Err(RecvError::Closed) => self.end = Some("broker closed"),
         }

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -11,6 +11,7 @@ use belfry_proto::NewNotification;
 use bytes::Bytes;
 use time::OffsetDateTime;
 
+use super::json::json_body;
 use crate::auth::Publisher;
 use crate::config::MAX_REQUEST_BYTES;
 use crate::error::ApiError;
@@ -34,18 +35,7 @@ async fn publish(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(|e| match e {
-        BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
-            ApiError::PayloadTooLarge {
-                limit: MAX_REQUEST_BYTES,
-            }
-        }
-        other => ApiError::BadRequest {
-            code: "unreadable_body",
-            message: other.body_text(),
-        },
-    })?;
-    let notification = parse_notification(&body)?;
+    let notification = parse_notification(body)?;
     let idempotency = idempotency_key(&headers, &caller.sub)?;
 
     let started = std::time::Instant::now();
@@ -81,34 +71,9 @@ async fn publish(
     Ok(response)
 }
 
-/// JSON syntax errors are a 400; a well-formed body with a wrong or missing
-/// field, or a broken limit, is a 422 naming the field.
-fn parse_notification(body: &[u8]) -> Result<NewNotification, ApiError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::BadRequest {
-            code: "malformed_json",
-            message: format!("the request body is not valid JSON ({e})"),
-        })?;
-    if !value.is_object() {
-        return Err(ApiError::BadRequest {
-            code: "malformed_json",
-            message: "the request body must be a JSON object".to_owned(),
-        });
-    }
-    let n: NewNotification = serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let message = e.inner().to_string();
-        let field = if path == "." {
-            // `missing field `title`` / `unknown field `id``: the name is quoted.
-            message
-                .split('`')
-                .nth(1)
-                .map_or_else(|| "body".to_owned(), str::to_owned)
-        } else {
-            path
-        };
-        ApiError::Validation { field, message }
-    })?;
+/// The body as a notification that passed every limit.
+fn parse_notification(body: Result<Bytes, BytesRejection>) -> Result<NewNotification, ApiError> {
+    let n: NewNotification = json_body(body)?;
     n.validate().map_err(|e| ApiError::Validation {
         field: e.field.to_owned(),
         message: format!("{} {}", e.field, e.message),

@@ -5,9 +5,13 @@
 //! interface (and one behavioural test suite).
 
 mod sqlite;
+mod sqlite_accounts;
+mod sqlite_inbox;
 
 use async_trait::async_trait;
-use belfry_proto::{NewNotification, Notification};
+use belfry_proto::{
+    Ack, InboxItem, NewNotification, Notification, Preferences, Severity, UnreadCounts,
+};
 use time::OffsetDateTime;
 
 pub use sqlite::SqliteStore;
@@ -19,6 +23,8 @@ pub enum StoreError {
     Database(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("{0} already exists")]
+    Conflict(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -61,8 +67,14 @@ impl Appended {
     }
 }
 
+/// Every store capability, as one object-safe trait.
+pub trait Store: NotificationStore + InboxStore + AccountStore {}
+
+impl<T: NotificationStore + InboxStore + AccountStore> Store for T {}
+
+/// The notification history.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait NotificationStore: Send + Sync + 'static {
     /// Appends a batch in one transaction (group commit): either every item is
     /// durable when this returns `Ok`, or none is. Ids are assigned in batch
     /// order and are strictly greater than every id committed before.
@@ -82,6 +94,18 @@ pub trait Store: Send + Sync + 'static {
     /// The oldest id still held, `None` when the history is empty.
     async fn first_id(&self) -> Result<Option<u64>, StoreError>;
 
+    /// One notification by id.
+    async fn notification(&self, id: u64) -> Result<Option<Notification>, StoreError>;
+
+    /// Deletes notifications older than the cutoff of their severity, with
+    /// their read marks and acks; returns how many. Remembers the highest
+    /// id deleted (see [`NotificationStore::pruned_through`]).
+    async fn prune(&self, cutoffs: &[(Severity, OffsetDateTime)]) -> Result<u64, StoreError>;
+
+    /// The highest id retention ever deleted (0 when none): a client resuming
+    /// from before it may have missed something and must refetch.
+    async fn pruned_through(&self) -> Result<u64, StoreError>;
+
     /// Forgets idempotency keys created before `before`; returns how many.
     async fn prune_idempotency_keys(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
 
@@ -90,4 +114,179 @@ pub trait Store: Send + Sync + 'static {
 
     /// Closes every connection; later calls fail.
     async fn close(&self);
+}
+
+/// Filters of an inbox page.
+#[derive(Debug, Clone, Default)]
+pub struct InboxQuery {
+    pub limit: u32,
+    /// Only ids below this one (the previous page's `next_before`).
+    pub before: Option<u64>,
+    pub min_severity: Option<Severity>,
+    pub kind: Option<String>,
+    pub unread_only: bool,
+}
+
+/// A change of one admin's read state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadChange {
+    /// These ids become read (`read`) or unread.
+    Ids { ids: Vec<u64>, read: bool },
+    /// Everything up to and including this id becomes read.
+    UpTo(u64),
+}
+
+/// What an ack attempt found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AckOutcome {
+    /// The ack is now this one.
+    Acked(Ack),
+    /// Someone else holds it (and `force` was not given).
+    HeldBy(Ack),
+    NotFound,
+}
+
+/// What a release attempt found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReleaseOutcome {
+    Released,
+    /// Nobody held it.
+    NotHeld,
+    /// Someone else holds it (and `force` was not given).
+    HeldBy(Ack),
+    NotFound,
+}
+
+/// Per-admin state: read marks, acks, preferences.
+#[async_trait]
+pub trait InboxStore: Send + Sync + 'static {
+    /// A page of `user`'s inbox, newest first, and whether older items exist.
+    async fn inbox_page(
+        &self,
+        user: &str,
+        query: &InboxQuery,
+    ) -> Result<(Vec<InboxItem>, bool), StoreError>;
+
+    async fn unread_counts(&self, user: &str) -> Result<UnreadCounts, StoreError>;
+
+    /// Applies a read-state change and returns the new counts.
+    async fn mark(&self, user: &str, change: &ReadChange) -> Result<UnreadCounts, StoreError>;
+
+    /// Takes ownership of notification `id`; with `force`, from someone else too.
+    async fn ack(&self, id: u64, ack: &Ack, force: bool) -> Result<AckOutcome, StoreError>;
+
+    /// Releases `id`'s ack if `by_sub` holds it, or anyone's with `force`.
+    async fn release(
+        &self,
+        id: u64,
+        by_sub: &str,
+        force: bool,
+    ) -> Result<ReleaseOutcome, StoreError>;
+
+    async fn preferences(&self, user: &str) -> Result<Option<Preferences>, StoreError>;
+
+    async fn set_preferences(&self, user: &str, prefs: &Preferences) -> Result<(), StoreError>;
+}
+
+/// A local account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub password_hash: String,
+    pub is_admin: bool,
+    pub disabled: bool,
+    pub created_at: OffsetDateTime,
+}
+
+/// What presenting a refresh token found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotateOutcome {
+    /// Valid: it is now used up, and the new one replaces it.
+    Rotated { user: User, session_id: String },
+    /// It had already been rotated: presumed stolen, the whole sign-in is revoked.
+    Reused { session_id: String },
+    /// Unknown, expired, revoked, or its user is disabled.
+    Invalid,
+}
+
+/// What must end: every stream of a user, or of one sign-in.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Revocation {
+    User(String),
+    Session(String),
+}
+
+/// Local accounts, sign-ins and their revocation.
+#[async_trait]
+pub trait AccountStore: Send + Sync + 'static {
+    /// Fails with [`StoreError::Conflict`] when the email is taken.
+    async fn create_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+        is_admin: bool,
+    ) -> Result<User, StoreError>;
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
+
+    async fn users(&self) -> Result<Vec<User>, StoreError>;
+
+    /// Disables or enables a user; disabling revokes every sign-in of theirs.
+    /// Returns `false` when there is no such user.
+    async fn set_disabled(&self, email: &str, disabled: bool) -> Result<bool, StoreError>;
+
+    /// Replaces the password hash and revokes every sign-in of the user.
+    async fn set_password(&self, email: &str, password_hash: &str) -> Result<bool, StoreError>;
+
+    /// Records a new sign-in with its first refresh token.
+    async fn create_session(
+        &self,
+        user_id: i64,
+        session_id: &str,
+        refresh_hash: &str,
+        refresh_expires: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Exchanges a refresh token for a new one (see [`RotateOutcome`]).
+    async fn rotate_refresh(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        new_expires: OffsetDateTime,
+    ) -> Result<RotateOutcome, StoreError>;
+
+    /// Revokes the sign-in a refresh token belongs to; its session id, if any.
+    async fn revoke_by_refresh(&self, hash: &str) -> Result<Option<String>, StoreError>;
+
+    /// Whether a sign-in is neither revoked nor of a disabled user.
+    async fn session_active(&self, session_id: &str) -> Result<bool, StoreError>;
+
+    /// Records one failed sign-in under each key.
+    async fn record_login_failure(
+        &self,
+        keys: &[String],
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Failures under `key` since `since`, and the newest one's time.
+    async fn login_failures(
+        &self,
+        key: &str,
+        since: OffsetDateTime,
+    ) -> Result<(u64, Option<OffsetDateTime>), StoreError>;
+
+    /// Forgets the failures under `key` (after a successful sign-in) and
+    /// every failure older than `before`.
+    async fn clear_login_failures(
+        &self,
+        key: &str,
+        before: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Revocations recorded after `after`, oldest first, with their ids.
+    async fn revocations_after(&self, after: i64) -> Result<Vec<(i64, Revocation)>, StoreError>;
+
+    /// Id of the newest revocation (0 when none).
+    async fn last_revocation(&self) -> Result<i64, StoreError>;
 }

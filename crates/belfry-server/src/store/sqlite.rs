@@ -14,7 +14,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 use time::OffsetDateTime;
 
-use super::{Append, Appended, Store, StoreError};
+use super::{Append, Appended, NotificationStore, StoreError};
 
 /// Connections in the pool: one for the writer, the rest for streams
 /// replaying history. More would only queue on SQLite's file lock.
@@ -27,7 +27,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 /// SQLite-backed [`Store`].
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(super) pool: SqlitePool,
 }
 
 impl SqliteStore {
@@ -54,16 +54,16 @@ impl SqliteStore {
     }
 }
 
-fn to_millis(t: OffsetDateTime) -> i64 {
+pub(super) fn to_millis(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
-fn from_millis(ms: i64) -> Result<OffsetDateTime, StoreError> {
+pub(super) fn from_millis(ms: i64) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .map_err(|e| StoreError::Corrupt(format!("created_at {ms}: {e}")))
 }
 
-fn severity_rank(s: Severity) -> i64 {
+pub(super) fn severity_rank(s: Severity) -> i64 {
     match s {
         Severity::Info => 0,
         Severity::Warning => 1,
@@ -71,18 +71,20 @@ fn severity_rank(s: Severity) -> i64 {
     }
 }
 
-fn severity_from_rank(r: i64) -> Result<Severity, StoreError> {
+pub(super) fn severity_from_rank(r: i64) -> Result<Severity, StoreError> {
     Severity::ALL
         .get(usize::try_from(r).unwrap_or(usize::MAX))
         .copied()
         .ok_or_else(|| StoreError::Corrupt(format!("severity {r}")))
 }
 
-fn id_from(v: i64) -> Result<u64, StoreError> {
+pub(super) fn id_from(v: i64) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("id {v}")))
 }
 
-fn row_to_notification(row: &sqlx::sqlite::SqliteRow) -> Result<Notification, StoreError> {
+pub(super) fn row_to_notification(
+    row: &sqlx::sqlite::SqliteRow,
+) -> Result<Notification, StoreError> {
     let data: Option<String> = row.try_get("data")?;
     let data = data
         .map(|d| serde_json::from_str::<Map<String, Value>>(&d))
@@ -101,7 +103,7 @@ fn row_to_notification(row: &sqlx::sqlite::SqliteRow) -> Result<Notification, St
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl NotificationStore for SqliteStore {
     #[tracing::instrument(skip_all, fields(batch = batch.len()))]
     async fn append(
         &self,
@@ -206,6 +208,74 @@ impl Store for SqliteStore {
             .fetch_one(&self.pool)
             .await?;
         id.map(id_from).transpose()
+    }
+
+    async fn notification(&self, id: u64) -> Result<Option<Notification>, StoreError> {
+        let Ok(id) = i64::try_from(id) else {
+            return Ok(None);
+        };
+        let row = sqlx::query(
+            "SELECT id, kind, severity, title, body, link, data, created_at
+             FROM notifications WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(row_to_notification).transpose()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn prune(&self, cutoffs: &[(Severity, OffsetDateTime)]) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut deleted = 0;
+        for (severity, before) in cutoffs {
+            let rank = severity_rank(*severity);
+            let before = to_millis(*before);
+            let max: Option<i64> = sqlx::query_scalar(
+                "SELECT MAX(id) FROM notifications WHERE severity = ? AND created_at < ?",
+            )
+            .bind(rank)
+            .bind(before)
+            .fetch_one(&mut *tx)
+            .await?;
+            let Some(max) = max else { continue };
+            for sql in [
+                "DELETE FROM read_marks WHERE notification_id IN
+                 (SELECT id FROM notifications WHERE severity = ? AND created_at < ?)",
+                "DELETE FROM acks WHERE notification_id IN
+                 (SELECT id FROM notifications WHERE severity = ? AND created_at < ?)",
+            ] {
+                sqlx::query(sql)
+                    .bind(rank)
+                    .bind(before)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            deleted +=
+                sqlx::query("DELETE FROM notifications WHERE severity = ? AND created_at < ?")
+                    .bind(rank)
+                    .bind(before)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            sqlx::query(
+                "INSERT INTO meta (key, value) VALUES ('pruned_through', ?)
+                 ON CONFLICT (key) DO UPDATE SET value = MAX(value, excluded.value)",
+            )
+            .bind(max)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    async fn pruned_through(&self) -> Result<u64, StoreError> {
+        let v: Option<i64> =
+            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'pruned_through'")
+                .fetch_optional(&self.pool)
+                .await?;
+        id_from(v.unwrap_or(0))
     }
 
     async fn prune_idempotency_keys(&self, before: OffsetDateTime) -> Result<u64, StoreError> {

@@ -1,0 +1,252 @@
+//! Self-hosted sign-in: `POST /api/auth/login`, `/refresh` and `/logout`.
+//!
+//! Access tokens are short-lived JWTs verified exactly like external ones;
+//! refresh tokens are opaque, stored only as SHA-256 hashes, and rotate on
+//! every use. A rotated token presented again means a copy exists somewhere:
+//! the whole sign-in is revoked.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use base64::Engine as _;
+use belfry_proto::{LoginRequest, RefreshRequest, TokenResponse};
+use bytes::Bytes;
+use rand::RngCore as _;
+use sha2::{Digest as _, Sha256};
+use time::OffsetDateTime;
+
+use super::json::json_body;
+use crate::config::MAX_REQUEST_BYTES;
+use crate::error::ApiError;
+use crate::password;
+use crate::state::AppState;
+use crate::store::{RotateOutcome, User};
+
+/// Failures counted within this window.
+const THROTTLE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Wrong passwords per email before sign-in pauses: enough for typos.
+const FREE_FAILURES_PER_EMAIL: u64 = 5;
+/// Failures per client address before it pauses: a shared office NAT
+/// gets room for several people's typos, a password sprayer does not.
+const FREE_FAILURES_PER_ADDRESS: u64 = 20;
+/// First pause after the free failures; doubles with each further failure.
+const FIRST_PAUSE: Duration = Duration::from_secs(30);
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/login", post(login))
+        .route("/api/auth/refresh", post(refresh))
+        .route("/api/auth/logout", post(logout))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+}
+
+fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+fn sha256_hex(s: &str) -> String {
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::BadCredentials("wrong email or password".to_owned())
+}
+
+/// How long `key` must wait, if it has failed too often.
+async fn pause_for(state: &AppState, key: &str, free: u64) -> Result<Option<u64>, ApiError> {
+    let now = OffsetDateTime::now_utc();
+    let (failures, last) = state
+        .store
+        .login_failures(key, now - THROTTLE_WINDOW)
+        .await?;
+    if failures < free {
+        return Ok(None);
+    }
+    let extra = u32::try_from(failures - free).unwrap_or(u32::MAX).min(5);
+    let pause = (FIRST_PAUSE * 2u32.pow(extra)).min(THROTTLE_WINDOW);
+    let until = last.unwrap_or(now) + pause;
+    let wait = (until - now).whole_seconds();
+    Ok((wait > 0).then(|| wait.unsigned_abs()))
+}
+
+fn access_token(
+    state: &AppState,
+    user: &User,
+    session_id: &str,
+) -> Result<TokenResponse, ApiError> {
+    let minter = state.minter.as_ref().ok_or_else(sign_in_off)?;
+    let ttl = state.config.access_token_ttl;
+    let role = if user.is_admin { "admin" } else { "user" };
+    let access = minter
+        .mint_for_session(
+            &user.email,
+            Some(&user.email),
+            Some(role),
+            &[],
+            ttl,
+            Some(session_id),
+        )
+        .map_err(ApiError::Internal)?;
+    Ok(TokenResponse {
+        access_token: access,
+        refresh_token: String::new(),
+        expires_in: ttl.as_secs(),
+        token_type: "Bearer".to_owned(),
+    })
+}
+
+fn sign_in_off() -> ApiError {
+    ApiError::NotFound(
+        "local sign-in is off: this server verifies tokens with a public key (jwt_algorithm is not HS256)"
+            .to_owned(),
+    )
+}
+
+#[tracing::instrument(skip_all, fields(peer = %peer.ip()))]
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    if state.minter.is_none() {
+        return Err(sign_in_off());
+    }
+    let req: LoginRequest = json_body(body)?;
+    let email = req.email.trim().to_lowercase();
+    if email.is_empty() {
+        return Err(ApiError::Validation {
+            field: "email".to_owned(),
+            message: "email must not be empty".to_owned(),
+        });
+    }
+    let email_key = format!("email:{email}");
+    let address_key = format!("ip:{}", peer.ip());
+    for (key, free) in [
+        (&email_key, FREE_FAILURES_PER_EMAIL),
+        (&address_key, FREE_FAILURES_PER_ADDRESS),
+    ] {
+        if let Some(wait) = pause_for(&state, key, free).await? {
+            tracing::warn!(email = %email, wait, "sign-in throttled");
+            return Err(ApiError::TooMany {
+                message: format!("too many failed sign-ins; try again in {wait} seconds"),
+                retry_after_secs: wait,
+            });
+        }
+    }
+
+    let user = state.store.user_by_email(&email).await?;
+    let password = req.password;
+    // Argon2 is deliberately slow: keep it off the async workers. An unknown
+    // email is verified against a dummy hash so both cases take as long.
+    let (user, ok) = tokio::task::spawn_blocking(move || match user {
+        Some(u) => {
+            let ok = password::verify(&password, &u.password_hash);
+            (Some(u), ok)
+        }
+        None => {
+            password::verify_dummy(&password);
+            (None, false)
+        }
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.into()))?;
+
+    let user = match user {
+        Some(u) if ok => u,
+        _ => {
+            state
+                .store
+                .record_login_failure(&[email_key, address_key], OffsetDateTime::now_utc())
+                .await?;
+            tracing::info!(email = %email, "sign-in failed");
+            return Err(invalid_credentials());
+        }
+    };
+    if user.disabled {
+        tracing::info!(email = %email, "sign-in of a disabled account refused");
+        return Err(ApiError::Forbidden(
+            "this account is disabled; ask another admin".to_owned(),
+        ));
+    }
+    let now = OffsetDateTime::now_utc();
+    state
+        .store
+        .clear_login_failures(&email_key, now - THROTTLE_WINDOW)
+        .await?;
+
+    let session_id = random_token(16);
+    let refresh = random_token(32);
+    state
+        .store
+        .create_session(
+            user.id,
+            &session_id,
+            &sha256_hex(&refresh),
+            now + state.config.refresh_token_ttl,
+        )
+        .await?;
+    let mut tokens = access_token(&state, &user, &session_id)?;
+    tokens.refresh_token = refresh;
+    tracing::info!(email = %email, "signed in");
+    Ok(Json(tokens))
+}
+
+#[tracing::instrument(skip_all)]
+async fn refresh(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let req: RefreshRequest = json_body(body)?;
+    let new_refresh = random_token(32);
+    let expires = OffsetDateTime::now_utc() + state.config.refresh_token_ttl;
+    match state
+        .store
+        .rotate_refresh(
+            &sha256_hex(&req.refresh_token),
+            &sha256_hex(&new_refresh),
+            expires,
+        )
+        .await?
+    {
+        RotateOutcome::Rotated { user, session_id } => {
+            let mut tokens = access_token(&state, &user, &session_id)?;
+            tokens.refresh_token = new_refresh;
+            Ok(Json(tokens))
+        }
+        RotateOutcome::Reused { session_id } => {
+            tracing::warn!(session = %session_id, "a rotated refresh token was reused; sign-in revoked");
+            Err(ApiError::BadCredentials(
+                "this refresh token was already used, so this sign-in was revoked to be safe; sign in again".to_owned(),
+            ))
+        }
+        RotateOutcome::Invalid => Err(ApiError::BadCredentials(
+            "the refresh token is unknown, expired or revoked; sign in again".to_owned(),
+        )),
+    }
+}
+
+#[tracing::instrument(skip_all)]
+async fn logout(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let req: RefreshRequest = json_body(body)?;
+    if let Some(session) = state
+        .store
+        .revoke_by_refresh(&sha256_hex(&req.refresh_token))
+        .await?
+    {
+        tracing::info!(%session, "signed out");
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
