@@ -1,7 +1,9 @@
 //! The server over HTTP: each test starts a real server on an ephemeral port
 //! with its own temporary data directory.
 
+mod accounts;
 mod auth;
+mod inbox;
 mod ops;
 mod publish;
 mod stream;

@@ -27,6 +27,9 @@ pub struct TestServer {
     pub base: String,
     pub http: reqwest::Client,
     pub config: Config,
+    /// The running server's state, to reach its store directly (as the
+    /// `belfry-server user` commands do).
+    pub state: belfry_server::state::AppState,
     data_dir: Arc<tempfile::TempDir>,
     shutdown: CancellationToken,
     task: Option<JoinHandle<anyhow::Result<()>>>,
@@ -55,12 +58,14 @@ impl TestServer {
             .await
             .expect("server builds");
         let addr = server.local_addr();
+        let state = server.state().clone();
         let task = tokio::spawn(server.run());
         Self {
             addr,
             base: format!("http://{addr}"),
             http: reqwest::Client::new(),
             config,
+            state,
             data_dir,
             shutdown,
             task: Some(task),
@@ -175,6 +180,61 @@ impl TestServer {
             res.text().await.unwrap_or_default()
         );
         SseStream::new(res)
+    }
+
+    /// Creates a local account, as `belfry-server user add` does.
+    pub async fn create_user(&self, email: &str, password: &str, admin: bool) {
+        let hash = belfry_server::password::hash(password).unwrap();
+        self.state
+            .store
+            .create_user(email, &hash, admin)
+            .await
+            .unwrap();
+    }
+
+    /// `POST /api/auth/login`.
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/api/auth/login"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// GET `path` as `token`, asserting 200, returning the JSON.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str, token: &str) -> T {
+        let res = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            200,
+            "{}",
+            res.text().await.unwrap_or_default()
+        );
+        res.json().await.unwrap()
+    }
+
+    /// `method` `path` with a JSON body as `token`.
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Value,
+    ) -> reqwest::Response {
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// The server's Prometheus metric `name`, or 0 when absent.
@@ -294,6 +354,21 @@ impl SseStream {
             out.push(n);
         }
         out
+    }
+
+    /// The next `count` notifications, and how many `event: reset` frames
+    /// came between them (a stream that fell behind gets one).
+    pub async fn notifications_and_resets(&mut self, count: usize) -> (Vec<Notification>, usize) {
+        let (mut out, mut resets) = (Vec::with_capacity(count), 0);
+        while out.len() < count {
+            let f = self.next_event().await;
+            match f.event.as_deref() {
+                Some("notification") => out.push(f.json()),
+                Some("reset") => resets += 1,
+                other => panic!("unexpected event {other:?}: {f:?}"),
+            }
+        }
+        (out, resets)
     }
 
     /// Reads the opening `retry:` and `event: ready`; returns `ready.last_id`.
