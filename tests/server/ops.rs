@@ -68,3 +68,55 @@ async fn unknown_routes_and_methods_answer_json_errors() {
     assert_eq!(res.status(), 405);
     assert_eq!(error_body(res).await["code"], "method_not_allowed");
 }
+
+#[tokio::test]
+async fn the_built_ui_is_served_with_caching_and_a_strict_csp_beside_the_api() {
+    let ui = tempfile::tempdir().unwrap();
+    std::fs::create_dir(ui.path().join("assets")).unwrap();
+    std::fs::write(
+        ui.path().join("index.html"),
+        "<!doctype html><title>Belfry</title>",
+    )
+    .unwrap();
+    std::fs::write(ui.path().join("assets/app-3f9a1c.js"), "console.log(1)").unwrap();
+    let dir = ui.path().to_owned();
+    let app = TestServer::spawn_with(|c| c.ui_dir = Some(dir)).await;
+
+    for path in ["/", "/inbox", "/settings/account"] {
+        let res = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(res.headers()["cache-control"], "no-cache");
+        let csp = res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{csp}"
+        );
+        assert!(res.text().await.unwrap().contains("<title>Belfry</title>"));
+    }
+    let res = app
+        .http
+        .get(app.url("/assets/app-3f9a1c.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("javascript")
+    );
+
+    let res = app.http.get(app.url("/api/nope")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(error_body(res).await["code"], "not_found");
+    let res = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+}

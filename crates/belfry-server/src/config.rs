@@ -101,6 +101,8 @@ pub struct Config {
     pub retention_info: Duration,
     pub retention_warning: Duration,
     pub retention_critical: Duration,
+    /// The built web UI to serve at `/` (`ui/dist`); `None`: API only.
+    pub ui_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -133,6 +135,7 @@ impl Config {
             retention_info: DEFAULT_RETENTION_INFO,
             retention_warning: DEFAULT_RETENTION_WARNING,
             retention_critical: DEFAULT_RETENTION_CRITICAL,
+            ui_dir: None,
         }
     }
 
@@ -182,6 +185,7 @@ pub struct Settings {
     pub retention_warning: Option<Duration>,
     #[serde(default, with = "humantime_opt")]
     pub retention_critical: Option<Duration>,
+    pub ui_dir: Option<PathBuf>,
 }
 
 mod humantime_opt {
@@ -249,6 +253,7 @@ impl Settings {
             retention_info: higher.retention_info.or(self.retention_info),
             retention_warning: higher.retention_warning.or(self.retention_warning),
             retention_critical: higher.retention_critical.or(self.retention_critical),
+            ui_dir: higher.ui_dir.or(self.ui_dir),
         }
     }
 
@@ -306,6 +311,7 @@ impl Settings {
             retention_warning,
             retention_critical
         );
+        c.ui_dir = self.ui_dir;
         if let Some(v) = self.cors_origins {
             c.cors_origins = v
                 .into_iter()
@@ -345,6 +351,14 @@ impl Config {
         }
         if self.cors_origins.iter().any(|o| o == "*") {
             return invalid("cors_origins cannot be `*`: list the dashboard origins");
+        }
+        if let Some(dir) = &self.ui_dir
+            && !dir.join("index.html").is_file()
+        {
+            return Err(ConfigError::Invalid(format!(
+                "ui_dir {} has no index.html: build the UI (npm run build in ui/) or remove the setting",
+                dir.display()
+            )));
         }
         if self.demo && self.demo_per_minute == 0 {
             return invalid("demo_per_minute must be at least 1 when demo is on");

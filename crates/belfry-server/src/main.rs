@@ -167,6 +167,9 @@ struct ServeArgs {
     /// How long warnings are kept [default: 90d].
     #[arg(long, env = "BELFRY_RETENTION_WARNING", value_parser = humantime::parse_duration)]
     retention_warning: Option<Duration>,
+    /// Built web UI to serve at / [default: ui/dist when it exists in the working directory].
+    #[arg(long, env = "BELFRY_UI_DIR", value_name = "DIR")]
+    ui_dir: Option<PathBuf>,
     /// How long critical notifications are kept [default: 365d].
     #[arg(long, env = "BELFRY_RETENTION_CRITICAL", value_parser = humantime::parse_duration)]
     retention_critical: Option<Duration>,
@@ -242,8 +245,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         retention_info: args.retention_info,
         retention_warning: args.retention_warning,
         retention_critical: args.retention_critical,
+        ui_dir: args.ui_dir,
         ..Settings::default()
     })?;
+    let mut config = config;
+    if config.ui_dir.is_none() {
+        // Lowest layer: a UI built in this checkout.
+        let built = PathBuf::from("ui/dist");
+        config.ui_dir = built.join("index.html").is_file().then_some(built);
+    }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let shutdown = CancellationToken::new();

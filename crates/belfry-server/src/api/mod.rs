@@ -6,6 +6,7 @@ mod health;
 mod inbox;
 mod json;
 mod publish;
+mod ui;
 
 use axum::Router;
 use axum::http::{StatusCode, Uri};
@@ -17,13 +18,20 @@ use crate::state::AppState;
 /// The whole HTTP API.
 pub fn router(state: AppState) -> Router {
     let origins = state.config.cors_origins.clone();
-    let router = Router::new()
+    let api = Router::new()
         .merge(events::routes())
         .merge(publish::routes())
         .merge(inbox::routes())
         .merge(auth::routes())
-        .merge(health::routes())
-        .fallback(not_found)
+        .merge(health::routes());
+    let router = match &state.config.ui_dir {
+        // Unknown API paths stay JSON errors; every other path is the UI's.
+        Some(dir) => api
+            .route("/api/{*rest}", axum::routing::any(not_found))
+            .merge(ui::routes(dir)),
+        None => api.fallback(not_found),
+    };
+    let router = router
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
     let router = with_security_headers(router);
