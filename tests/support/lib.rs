@@ -21,6 +21,90 @@ pub const WAIT: Duration = Duration::from_secs(20);
 /// HS256 secret of every test server.
 pub const SECRET: &str = "belfry-test-secret-0123456789abcdef";
 
+/// The real PostgreSQL the networked-backend tests use (trust auth).
+pub fn postgres_admin_url() -> String {
+    std::env::var("BELFRY_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+}
+
+/// The real Redis the networked-backend tests use.
+pub fn redis_url() -> String {
+    std::env::var("BELFRY_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// Whether this run uses PostgreSQL + Redis (`BELFRY_TEST_BACKEND=postgres`)
+/// instead of the embedded SQLite + in-memory defaults: the same suite runs
+/// against both.
+pub fn networked_backend() -> bool {
+    std::env::var("BELFRY_TEST_BACKEND").is_ok_and(|v| v == "postgres")
+}
+
+fn unique_name(prefix: &str) -> String {
+    let n: u64 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        ^ (u64::from(std::process::id()) << 32);
+    format!("{prefix}_{n:x}")
+}
+
+/// A fresh, empty PostgreSQL database; dropped with the value.
+pub struct FreshDatabase {
+    pub url: String,
+    name: String,
+}
+
+impl FreshDatabase {
+    pub async fn create() -> Self {
+        use sqlx::Connection as _;
+        let name = unique_name("belfry_test");
+        let admin = format!("{}/postgres", postgres_admin_url());
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .expect("PostgreSQL is reachable (scripts/test.sh starts it)");
+        let sql = format!("CREATE DATABASE {name}");
+        sqlx::query(&sql)
+            .execute(&mut conn)
+            .await
+            .expect("database created");
+        Self {
+            url: format!("{}/{name}", postgres_admin_url()),
+            name,
+        }
+    }
+}
+
+impl Drop for FreshDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside async context; a short-lived runtime does the I/O.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                use sqlx::Connection as _;
+                let admin = format!("{}/postgres", postgres_admin_url());
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::query(&sql).execute(&mut conn).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Points `config` at a fresh database and a private Redis channel.
+pub async fn use_networked_backend(config: &mut Config) -> FreshDatabase {
+    let db = FreshDatabase::create().await;
+    config.store = Some(db.url.clone().into());
+    config.broker = Some(redis_url().into());
+    config.broker_channel = unique_name("belfry_test");
+    db
+}
+
 /// A running server; dropping it stops it.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -31,6 +115,7 @@ pub struct TestServer {
     /// `belfry-server user` commands do).
     pub state: belfry_server::state::AppState,
     data_dir: Arc<tempfile::TempDir>,
+    database: Option<Arc<FreshDatabase>>,
     shutdown: CancellationToken,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -48,11 +133,20 @@ impl TestServer {
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.jwt.secret = Some(SECRET.to_owned().into());
         config.jwt.leeway = Duration::ZERO;
+        let database = if networked_backend() {
+            Some(Arc::new(use_networked_backend(&mut config).await))
+        } else {
+            None
+        };
         tweak(&mut config);
-        Self::start(config, data_dir).await
+        Self::start(config, data_dir, database).await
     }
 
-    async fn start(config: Config, data_dir: Arc<tempfile::TempDir>) -> Self {
+    async fn start(
+        config: Config,
+        data_dir: Arc<tempfile::TempDir>,
+        database: Option<Arc<FreshDatabase>>,
+    ) -> Self {
         let shutdown = CancellationToken::new();
         let server = belfry_server::Server::build(config.clone(), shutdown.clone())
             .await
@@ -67,6 +161,7 @@ impl TestServer {
             config,
             state,
             data_dir,
+            database,
             shutdown,
             task: Some(task),
         }
@@ -89,7 +184,7 @@ impl TestServer {
         self.stop().await;
         let mut config = self.config.clone();
         config.listen = self.addr;
-        *self = Self::start(config, self.data_dir.clone()).await;
+        *self = Self::start(config, self.data_dir.clone(), self.database.clone()).await;
     }
 
     pub fn url(&self, path: &str) -> String {

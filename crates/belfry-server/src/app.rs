@@ -13,13 +13,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::{Minter, Verifier};
 use crate::broker::BusMessage;
-use crate::broker::{Broker, MemoryBroker};
+use crate::broker::{Broker, MemoryBroker, RedisBroker};
 use crate::config::{Config, IDEMPOTENCY_WINDOW, JwtAlgorithm};
 use crate::limits::StreamLimits;
 use crate::metrics::Metrics;
 use crate::publish::Publisher;
 use crate::state::AppState;
-use crate::store::{SqliteStore, Store};
+use crate::store::{PgStore, SqliteStore, Store};
+use secrecy::ExposeSecret as _;
 
 /// Pending-connection queue of the listening socket. tokio's default of 128
 /// drops SYNs when a thousand clients reconnect at once after a restart.
@@ -43,6 +44,23 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(LISTEN_BACKLOG)
 }
 
+/// Opens the configured store: PostgreSQL when a URL is set, else SQLite
+/// in the data directory.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match &config.store {
+        Some(url) => Arc::new(
+            PgStore::connect(url.expose_secret(), config.store_pool_size)
+                .await
+                .context("cannot connect to the PostgreSQL store")?,
+        ),
+        None => Arc::new(
+            SqliteStore::open(&config.database_path())
+                .await
+                .with_context(|| format!("cannot open {}", config.database_path().display()))?,
+        ),
+    })
+}
+
 /// A server that is bound and ready to run.
 pub struct Server {
     state: AppState,
@@ -61,6 +79,11 @@ impl Server {
         let secret = match (config.jwt.algorithm, &config.jwt.secret) {
             (JwtAlgorithm::Hs256, Some(s)) => Some(s.clone()),
             (JwtAlgorithm::Hs256, None) => {
+                if config.store.is_some() {
+                    tracing::warn!(
+                        "using the JWT secret generated in the data directory with a shared store: every replica must use the same secret, so set jwt_secret"
+                    );
+                }
                 let (secret, created) = crate::secret::load_or_create(&config.secret_path())?;
                 if created {
                     tracing::info!(path = %config.secret_path().display(), "generated a new JWT secret");
@@ -73,12 +96,16 @@ impl Server {
         let minter = secret
             .as_ref()
             .map(|s| Arc::new(Minter::new(s, &config.jwt)));
-        let store: Arc<dyn Store> = Arc::new(
-            SqliteStore::open(&config.database_path())
-                .await
-                .with_context(|| format!("cannot open {}", config.database_path().display()))?,
-        );
-        let broker: Arc<dyn Broker> = Arc::new(MemoryBroker::new(config.broadcast_capacity));
+        let store = open_store(&config).await?;
+        let broker: Arc<dyn Broker> = match &config.broker {
+            Some(url) => RedisBroker::start(
+                url.expose_secret(),
+                &config.broker_channel,
+                config.broadcast_capacity,
+                shutdown.clone(),
+            )?,
+            None => Arc::new(MemoryBroker::new(config.broadcast_capacity)),
+        };
         let metrics = Arc::new(Metrics::new());
         let writer_stop = CancellationToken::new();
         let (publisher, writer) = Publisher::spawn(
@@ -136,6 +163,9 @@ impl Server {
             tokio::spawn(prune(state.clone())),
             tokio::spawn(watch_revocations(state.clone())),
         ];
+        if state.config.broker.is_some() {
+            background.push(tokio::spawn(watch_head(state.clone())));
+        }
         if state.config.demo {
             tracing::info!(
                 per_minute = state.config.demo_per_minute,
@@ -241,6 +271,44 @@ async fn watch_revocations(state: AppState) {
                 }
             }
             Err(e) => tracing::warn!(error = %e, "cannot read revocations"),
+        }
+    }
+}
+
+/// How often a replica compares the store's newest id with what fan-out
+/// brought it.
+const HEAD_CHECK: Duration = Duration::from_secs(2);
+
+/// Redis pub/sub may drop a message without the subscription breaking (a
+/// publisher that lost its connection after committing). If the store stays
+/// ahead of what arrived for a whole check period, every stream catches up.
+async fn watch_head(state: AppState) {
+    let mut rx = state.broker.subscribe();
+    let mut seen: u64 = state.store.last_id().await.unwrap_or(0);
+    let mut behind_since: Option<u64> = None;
+    let mut every = tokio::time::interval(HEAD_CHECK);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = state.shutdown.cancelled() => return,
+            msg = rx.recv() => match msg {
+                Ok(BusMessage::Notification(n)) => seen = seen.max(n.id),
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            },
+            _ = every.tick() => {
+                let Ok(head) = state.store.last_id().await else { continue };
+                match behind_since {
+                    // Still short of the head seen a whole period ago.
+                    Some(h) if seen < h => {
+                        tracing::warn!(head, seen, "fan-out missed notifications; streams catch up from the store");
+                        state.broker.deliver_local(BusMessage::CatchUp);
+                        seen = head;
+                        behind_since = None;
+                    }
+                    _ => behind_since = (head > seen).then_some(head),
+                }
+            }
         }
     }
 }

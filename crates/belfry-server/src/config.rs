@@ -28,6 +28,10 @@ pub const DEFAULT_DEMO_PER_MINUTE: u32 = 12;
 /// Live notifications buffered per process for subscribers; one that falls
 /// further behind than this catches up from the store instead.
 pub const DEFAULT_BROADCAST_CAPACITY: usize = 1024;
+/// Connections each replica keeps to PostgreSQL.
+pub const DEFAULT_STORE_POOL_SIZE: u32 = 10;
+/// The Redis channel replicas share.
+pub const DEFAULT_BROKER_CHANNEL: &str = "belfry:bus";
 /// Largest accepted request body: a notification is at most ~20 KiB of JSON.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 /// How long an `Idempotency-Key` returns the notification it first created.
@@ -103,6 +107,13 @@ pub struct Config {
     pub retention_critical: Duration,
     /// The built web UI to serve at `/` (`ui/dist`); `None`: API only.
     pub ui_dir: Option<PathBuf>,
+    /// `postgres://…` for the shared PostgreSQL store; `None`: embedded SQLite.
+    pub store: Option<SecretString>,
+    pub store_pool_size: u32,
+    /// `redis://…` for fan-out across replicas; `None`: in-memory.
+    pub broker: Option<SecretString>,
+    /// Redis pub/sub channel; deployments sharing one Redis need distinct ones.
+    pub broker_channel: String,
 }
 
 impl Config {
@@ -136,6 +147,10 @@ impl Config {
             retention_warning: DEFAULT_RETENTION_WARNING,
             retention_critical: DEFAULT_RETENTION_CRITICAL,
             ui_dir: None,
+            store: None,
+            store_pool_size: DEFAULT_STORE_POOL_SIZE,
+            broker: None,
+            broker_channel: DEFAULT_BROKER_CHANNEL.to_owned(),
         }
     }
 
@@ -186,6 +201,10 @@ pub struct Settings {
     #[serde(default, with = "humantime_opt")]
     pub retention_critical: Option<Duration>,
     pub ui_dir: Option<PathBuf>,
+    pub store: Option<String>,
+    pub store_pool_size: Option<u32>,
+    pub broker: Option<String>,
+    pub broker_channel: Option<String>,
 }
 
 mod humantime_opt {
@@ -254,6 +273,10 @@ impl Settings {
             retention_warning: higher.retention_warning.or(self.retention_warning),
             retention_critical: higher.retention_critical.or(self.retention_critical),
             ui_dir: higher.ui_dir.or(self.ui_dir),
+            store: higher.store.or(self.store),
+            store_pool_size: higher.store_pool_size.or(self.store_pool_size),
+            broker: higher.broker.or(self.broker),
+            broker_channel: higher.broker_channel.or(self.broker_channel),
         }
     }
 
@@ -312,6 +335,21 @@ impl Settings {
             retention_critical
         );
         c.ui_dir = self.ui_dir;
+        // "sqlite" and "memory" name the embedded defaults explicitly.
+        c.store = self
+            .store
+            .filter(|s| !s.is_empty() && s != "sqlite")
+            .map(SecretString::from);
+        c.broker = self
+            .broker
+            .filter(|s| !s.is_empty() && s != "memory")
+            .map(SecretString::from);
+        if let Some(v) = self.store_pool_size {
+            c.store_pool_size = v;
+        }
+        if let Some(v) = self.broker_channel.filter(|v| !v.is_empty()) {
+            c.broker_channel = v;
+        }
         if let Some(v) = self.cors_origins {
             c.cors_origins = v
                 .into_iter()
@@ -359,6 +397,22 @@ impl Config {
                 "ui_dir {} has no index.html: build the UI (npm run build in ui/) or remove the setting",
                 dir.display()
             )));
+        }
+        use secrecy::ExposeSecret as _;
+        if let Some(url) = &self.store
+            && !(url.expose_secret().starts_with("postgres://")
+                || url.expose_secret().starts_with("postgresql://"))
+        {
+            return invalid("store must be `sqlite` or a postgres://user@host/database URL");
+        }
+        if let Some(url) = &self.broker
+            && !(url.expose_secret().starts_with("redis://")
+                || url.expose_secret().starts_with("rediss://"))
+        {
+            return invalid("broker must be `memory` or a redis://host:port URL");
+        }
+        if self.store_pool_size == 0 {
+            return invalid("store_pool_size must be at least 1");
         }
         if self.demo && self.demo_per_minute == 0 {
             return invalid("demo_per_minute must be at least 1 when demo is on");

@@ -25,7 +25,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print a signed JWT (HS256, the server's own secret) on stdout.
     Token(TokenArgs),
     /// Manage local accounts for self-hosted sign-in.
@@ -167,6 +167,18 @@ struct ServeArgs {
     /// How long warnings are kept [default: 90d].
     #[arg(long, env = "BELFRY_RETENTION_WARNING", value_parser = humantime::parse_duration)]
     retention_warning: Option<Duration>,
+    /// Shared store: `postgres://user@host/db` for several replicas [default: sqlite, embedded].
+    #[arg(long, env = "BELFRY_STORE", hide_env_values = true)]
+    store: Option<String>,
+    /// PostgreSQL connections per replica [default: 10].
+    #[arg(long, env = "BELFRY_STORE_POOL_SIZE")]
+    store_pool_size: Option<u32>,
+    /// Fan-out across replicas: `redis://host:6379` [default: memory].
+    #[arg(long, env = "BELFRY_BROKER", hide_env_values = true)]
+    broker: Option<String>,
+    /// Redis channel shared by this deployment's replicas [default: belfry:bus].
+    #[arg(long, env = "BELFRY_BROKER_CHANNEL")]
+    broker_channel: Option<String>,
     /// Built web UI to serve at / [default: ui/dist when it exists in the working directory].
     #[arg(long, env = "BELFRY_UI_DIR", value_name = "DIR")]
     ui_dir: Option<PathBuf>,
@@ -216,7 +228,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let result = match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Token(args) => token(args),
         Command::User(args) => user(args),
     };
@@ -246,6 +258,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         retention_warning: args.retention_warning,
         retention_critical: args.retention_critical,
         ui_dir: args.ui_dir,
+        store: args.store,
+        store_pool_size: args.store_pool_size,
+        broker: args.broker,
+        broker_channel: args.broker_channel,
         ..Settings::default()
     })?;
     let mut config = config;
@@ -352,15 +368,13 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
 }
 
 fn user(args: UserArgs) -> anyhow::Result<()> {
-    use belfry_server::store::{AccountStore as _, SqliteStore, StoreError};
+    use belfry_server::store::StoreError;
     let config = args.settings.load(Settings::default())?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
-        let store = SqliteStore::open(&config.database_path())
-            .await
-            .with_context(|| format!("cannot open {}", config.database_path().display()))?;
+        let store = belfry_server::app::open_store(&config).await?;
         let normalize = |e: &str| e.trim().to_lowercase();
         let missing = |e: &str| anyhow::anyhow!("no account with email {e}: see `belfry-server user list`");
         match args.command {
@@ -405,7 +419,6 @@ fn user(args: UserArgs) -> anyhow::Result<()> {
                 eprintln!("password of {email} changed; its sign-ins are revoked");
             }
         }
-        use belfry_server::store::NotificationStore as _;
         store.close().await;
         Ok(())
     })

@@ -261,6 +261,7 @@ impl Session {
                 }
             }
             Ok(BusMessage::ToAll(frame)) => self.out.push_back(frame),
+            Ok(BusMessage::CatchUp) => self.catching_up = true,
             Ok(BusMessage::Revoked(r)) => {
                 let ended = match &r {
                     Revocation::User(sub) => *sub == self.sub,

@@ -4,6 +4,10 @@
 //! A trait, so the embedded SQLite store and a networked one share one
 //! interface (and one behavioural test suite).
 
+mod convert;
+mod postgres;
+mod postgres_accounts;
+mod postgres_inbox;
 mod sqlite;
 mod sqlite_accounts;
 mod sqlite_inbox;
@@ -14,6 +18,7 @@ use belfry_proto::{
 };
 use time::OffsetDateTime;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// Store failures, without any HTTP notion.

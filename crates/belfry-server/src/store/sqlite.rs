@@ -14,6 +14,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 use time::OffsetDateTime;
 
+use super::convert::{from_millis, id_from, severity_from_rank, severity_rank, to_millis};
 use super::{Append, Appended, NotificationStore, StoreError};
 
 /// Connections in the pool: one for the writer, the rest for streams
@@ -52,34 +53,6 @@ impl SqliteStore {
             .map_err(|e| StoreError::Database(format!("migration failed: {e}")))?;
         Ok(Self { pool })
     }
-}
-
-pub(super) fn to_millis(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000_000) as i64
-}
-
-pub(super) fn from_millis(ms: i64) -> Result<OffsetDateTime, StoreError> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .map_err(|e| StoreError::Corrupt(format!("created_at {ms}: {e}")))
-}
-
-pub(super) fn severity_rank(s: Severity) -> i64 {
-    match s {
-        Severity::Info => 0,
-        Severity::Warning => 1,
-        Severity::Critical => 2,
-    }
-}
-
-pub(super) fn severity_from_rank(r: i64) -> Result<Severity, StoreError> {
-    Severity::ALL
-        .get(usize::try_from(r).unwrap_or(usize::MAX))
-        .copied()
-        .ok_or_else(|| StoreError::Corrupt(format!("severity {r}")))
-}
-
-pub(super) fn id_from(v: i64) -> Result<u64, StoreError> {
-    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("id {v}")))
 }
 
 pub(super) fn row_to_notification(

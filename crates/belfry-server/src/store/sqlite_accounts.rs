@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use super::sqlite::{from_millis, to_millis};
+use super::convert::{from_millis, to_millis};
 use super::{AccountStore, Revocation, RotateOutcome, SqliteStore, StoreError, User};
 
 fn row_to_user(row: &sqlx::sqlite::SqliteRow) -> Result<User, StoreError> {

@@ -5,9 +5,8 @@ use belfry_proto::{Ack, Actor, InboxItem, Preferences, Severity, UnreadCounts};
 use sqlx::{QueryBuilder, Row, Sqlite};
 use time::OffsetDateTime;
 
-use super::sqlite::{
-    from_millis, row_to_notification, severity_from_rank, severity_rank, to_millis,
-};
+use super::convert::{from_millis, severity_from_rank, severity_rank, to_millis};
+use super::sqlite::row_to_notification;
 use super::{
     AckOutcome, InboxQuery, InboxStore, ReadChange, ReleaseOutcome, SqliteStore, StoreError,
 };

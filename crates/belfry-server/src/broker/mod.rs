@@ -3,6 +3,10 @@
 //! stand beside the in-memory one; every implementation ends in a local
 //! `tokio::sync::broadcast`, which each stream subscribes to.
 
+mod redis;
+
+pub use self::redis::RedisBroker;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -15,6 +19,7 @@ use crate::store::Revocation;
 /// A notification encoded once, shared by every stream that delivers it.
 #[derive(Debug)]
 pub struct Encoded {
+    pub notification: Notification,
     pub id: u64,
     pub severity: Severity,
     pub kind: String,
@@ -25,6 +30,7 @@ pub struct Encoded {
 impl Encoded {
     pub fn new(n: &Notification) -> Self {
         Self {
+            notification: n.clone(),
             id: n.id,
             severity: n.severity,
             kind: n.kind.clone(),
@@ -46,6 +52,10 @@ pub enum BusMessage {
     ToAll(Bytes),
     /// Streams of this user or sign-in must end now.
     Revoked(Revocation),
+    /// Live fan-out may have skipped something (the networked broker
+    /// reconnected, or the store is ahead of what arrived): every stream
+    /// reads the store from its cursor.
+    CatchUp,
 }
 
 #[derive(Debug, thiserror::Error)]

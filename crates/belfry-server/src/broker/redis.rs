@@ -1,0 +1,243 @@
+//! Fan-out across replicas through Redis pub/sub.
+//!
+//! Redis is an accelerator, the store is the truth: a message is delivered
+//! to this replica's own streams directly, then published for the others.
+//! Pub/sub is at-most-once, so whenever the subscription breaks (Redis
+//! restarted, network blip) the replica resubscribes with backoff and tells
+//! every local stream to catch up from the store; clients see a delay, never
+//! a gap.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use belfry_proto::Notification;
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use rand::Rng as _;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Mutex, broadcast};
+use tokio_util::sync::CancellationToken;
+
+use super::{Broker, BrokerError, BusMessage, Encoded};
+
+/// Resubscribe backoff: full jitter up to this cap.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+const BASE_BACKOFF: Duration = Duration::from_millis(200);
+/// A publish that takes longer is abandoned (the store still has it).
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A bus message as it travels between replicas.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Wire {
+    Notification {
+        origin: u64,
+        notification: Notification,
+    },
+    ToUser {
+        origin: u64,
+        sub: String,
+        frame: String,
+    },
+    ToAll {
+        origin: u64,
+        frame: String,
+    },
+}
+
+impl Wire {
+    fn origin(&self) -> u64 {
+        match self {
+            Wire::Notification { origin, .. }
+            | Wire::ToUser { origin, .. }
+            | Wire::ToAll { origin, .. } => *origin,
+        }
+    }
+}
+
+/// Redis-backed [`Broker`].
+pub struct RedisBroker {
+    local: broadcast::Sender<BusMessage>,
+    client: redis::Client,
+    /// Publishing connection, made on first use and replaced after an error.
+    conn: Mutex<Option<redis::aio::MultiplexedConnection>>,
+    /// This replica's id: its own messages coming back from Redis are skipped.
+    origin: u64,
+    /// The pub/sub channel of this deployment's replicas.
+    channel: String,
+}
+
+impl std::fmt::Debug for RedisBroker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBroker")
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisBroker {
+    /// A broker on `url` and `channel`; its subscription task runs until `shutdown`.
+    pub fn start(
+        url: &str,
+        channel: &str,
+        capacity: usize,
+        shutdown: CancellationToken,
+    ) -> Result<Arc<Self>, BrokerError> {
+        let client = redis::Client::open(url)
+            .map_err(|e| BrokerError(format!("invalid broker URL: {e}")))?;
+        let broker = Arc::new(Self {
+            local: broadcast::channel(capacity).0,
+            client,
+            conn: Mutex::new(None),
+            origin: rand::rng().random(),
+            channel: channel.to_owned(),
+        });
+        tokio::spawn(subscribe_forever(broker.clone(), shutdown));
+        Ok(broker)
+    }
+
+    async fn publish_wire(&self, wire: &Wire) -> Result<(), BrokerError> {
+        let payload = serde_json::to_string(wire).map_err(|e| BrokerError(e.to_string()))?;
+        let mut guard = self.conn.lock().await;
+        let conn = match guard.as_mut() {
+            Some(c) => c,
+            None => {
+                let c = tokio::time::timeout(
+                    PUBLISH_TIMEOUT,
+                    self.client.get_multiplexed_async_connection(),
+                )
+                .await
+                .map_err(|_| BrokerError("connecting to Redis timed out".into()))?
+                .map_err(|e| BrokerError(format!("cannot connect to Redis: {e}")))?;
+                guard.insert(c)
+            }
+        };
+        let sent: Result<Result<i64, redis::RedisError>, _> = tokio::time::timeout(
+            PUBLISH_TIMEOUT,
+            redis::cmd("PUBLISH")
+                .arg(&self.channel)
+                .arg(payload)
+                .query_async(conn),
+        )
+        .await;
+        match sent {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => {
+                *guard = None;
+                Err(BrokerError(format!("Redis publish failed: {e}")))
+            }
+            Err(_) => {
+                *guard = None;
+                Err(BrokerError("Redis publish timed out".into()))
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Broker for RedisBroker {
+    async fn publish(&self, msg: BusMessage) -> Result<(), BrokerError> {
+        let wire = match &msg {
+            BusMessage::Notification(n) => Some(Wire::Notification {
+                origin: self.origin,
+                notification: n.notification.clone(),
+            }),
+            BusMessage::ToUser { sub, frame } => Some(Wire::ToUser {
+                origin: self.origin,
+                sub: sub.to_string(),
+                frame: String::from_utf8_lossy(frame).into_owned(),
+            }),
+            BusMessage::ToAll(frame) => Some(Wire::ToAll {
+                origin: self.origin,
+                frame: String::from_utf8_lossy(frame).into_owned(),
+            }),
+            BusMessage::Revoked(_) | BusMessage::CatchUp => None,
+        };
+        self.deliver_local(msg);
+        match wire {
+            Some(w) => self.publish_wire(&w).await,
+            None => Ok(()),
+        }
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<BusMessage> {
+        self.local.subscribe()
+    }
+
+    fn deliver_local(&self, msg: BusMessage) {
+        let _ = self.local.send(msg);
+    }
+}
+
+fn to_bus(wire: Wire) -> BusMessage {
+    match wire {
+        Wire::Notification { notification, .. } => {
+            BusMessage::Notification(Arc::new(Encoded::new(&notification)))
+        }
+        Wire::ToUser { sub, frame, .. } => BusMessage::ToUser {
+            sub: Arc::from(sub.as_str()),
+            frame: Bytes::from(frame),
+        },
+        Wire::ToAll { frame, .. } => BusMessage::ToAll(Bytes::from(frame)),
+    }
+}
+
+async fn subscribe_forever(broker: Arc<RedisBroker>, shutdown: CancellationToken) {
+    let mut attempt: u32 = 0;
+    loop {
+        let session = async {
+            let mut pubsub = broker.client.get_async_pubsub().await?;
+            pubsub.subscribe(&broker.channel).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        };
+        let pubsub = tokio::select! {
+            () = shutdown.cancelled() => return,
+            r = session => r,
+        };
+        match pubsub {
+            Ok(mut pubsub) => {
+                if attempt > 0 {
+                    tracing::info!("Redis subscription restored; streams catch up from the store");
+                }
+                attempt = 0;
+                // Whatever was published while we were not subscribed is in
+                // the store: every stream reads from its cursor.
+                broker.deliver_local(BusMessage::CatchUp);
+                let mut messages = pubsub.on_message();
+                loop {
+                    let msg = tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        m = messages.next() => m,
+                    };
+                    let Some(msg) = msg else { break };
+                    let payload: String = match msg.get_payload() {
+                        Ok(p) => p,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "unreadable Redis message");
+                            continue;
+                        }
+                    };
+                    match serde_json::from_str::<Wire>(&payload) {
+                        Ok(w) if w.origin() == broker.origin => {}
+                        Ok(w) => broker.deliver_local(to_bus(w)),
+                        Err(e) => tracing::warn!(error = %e, "malformed bus message"),
+                    }
+                }
+                tracing::warn!("Redis subscription lost; resubscribing");
+            }
+            Err(e) => tracing::warn!(error = %e, attempt, "cannot subscribe to Redis"),
+        }
+        attempt = attempt.saturating_add(1);
+        let cap = BASE_BACKOFF
+            .saturating_mul(2u32.saturating_pow(attempt.min(16)))
+            .min(MAX_BACKOFF);
+        let wait = cap
+            .mul_f64(rand::rng().random_range(0.0..1.0))
+            .max(Duration::from_millis(50));
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! PostgreSQL: local accounts, sign-ins, login failures and revocations.
+
+use async_trait::async_trait;
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
+use time::OffsetDateTime;
+
+use super::convert::{from_millis, to_millis};
+use super::{AccountStore, PgStore, Revocation, RotateOutcome, StoreError, User};
+
+fn row_to_user(row: &PgRow) -> Result<User, StoreError> {
+    Ok(User {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        password_hash: row.try_get("password_hash")?,
+        is_admin: row.try_get("is_admin")?,
+        disabled: row.try_get("disabled")?,
+        created_at: from_millis(row.try_get("created_at")?)?,
+    })
+}
+
+fn now_ms() -> i64 {
+    to_millis(OffsetDateTime::now_utc())
+}
+
+/// Records a revocation. The table lock makes revocations commit in id
+/// order, so a replica polling `id > last seen` never skips one that
+/// committed late (the same hazard as notification ids).
+async fn revoke(
+    conn: &mut PgConnection,
+    scope: &str,
+    subject: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("LOCK TABLE revocations IN EXCLUSIVE MODE")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("INSERT INTO revocations (scope, subject, at) VALUES ($1, $2, $3)")
+        .bind(scope)
+        .bind(subject)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn revoke_user_sessions(
+    conn: &mut PgConnection,
+    user_id: i64,
+    email: &str,
+) -> Result<(), StoreError> {
+    let now = now_ms();
+    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    revoke(conn, "user", email, now).await
+}
+
+async fn revoke_session(conn: &mut PgConnection, session_id: &str) -> Result<(), StoreError> {
+    let now = now_ms();
+    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(session_id)
+        .execute(&mut *conn)
+        .await?;
+    revoke(conn, "session", session_id, now).await
+}
+
+#[async_trait]
+impl AccountStore for PgStore {
+    async fn create_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+        is_admin: bool,
+    ) -> Result<User, StoreError> {
+        let result = sqlx::query(
+            "INSERT INTO users (email, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4)
+             RETURNING id, email, password_hash, is_admin, disabled, created_at",
+        )
+        .bind(email)
+        .bind(password_hash)
+        .bind(is_admin)
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await;
+        match result {
+            Ok(row) => row_to_user(&row),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(StoreError::Conflict(format!("a user with email {email}")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, email, password_hash, is_admin, disabled, created_at FROM users WHERE email = $1",
+        )
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(row_to_user).transpose()
+    }
+
+    async fn users(&self) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, email, password_hash, is_admin, disabled, created_at FROM users ORDER BY email",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(row_to_user).collect()
+    }
+
+    async fn set_disabled(&self, email: &str, disabled: bool) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let id: Option<i64> =
+            sqlx::query_scalar("UPDATE users SET disabled = $1 WHERE email = $2 RETURNING id")
+                .bind(disabled)
+                .bind(email)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(id) = id else { return Ok(false) };
+        if disabled {
+            revoke_user_sessions(&mut tx, id, email).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn set_password(&self, email: &str, password_hash: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let id: Option<i64> =
+            sqlx::query_scalar("UPDATE users SET password_hash = $1 WHERE email = $2 RETURNING id")
+                .bind(password_hash)
+                .bind(email)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(id) = id else { return Ok(false) };
+        revoke_user_sessions(&mut tx, id, email).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn create_session(
+        &self,
+        user_id: i64,
+        session_id: &str,
+        refresh_hash: &str,
+        refresh_expires: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO sessions (id, user_id, created_at) VALUES ($1, $2, $3)")
+            .bind(session_id)
+            .bind(user_id)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2, $3)",
+        )
+        .bind(refresh_hash)
+        .bind(session_id)
+        .bind(to_millis(refresh_expires))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn rotate_refresh(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        new_expires: OffsetDateTime,
+    ) -> Result<RotateOutcome, StoreError> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        // FOR UPDATE: two replicas given the same token at once rotate it
+        // once; the second sees it used and treats it as reuse.
+        let row = sqlx::query(
+            "SELECT t.session_id, t.expires_at, t.used_at, s.revoked_at,
+                    u.id, u.email, u.password_hash, u.is_admin, u.disabled, u.created_at
+             FROM refresh_tokens t
+             JOIN sessions s ON s.id = t.session_id
+             JOIN users u ON u.id = s.user_id
+             WHERE t.token_hash = $1
+             FOR UPDATE OF t",
+        )
+        .bind(old_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(RotateOutcome::Invalid);
+        };
+        let session_id: String = row.try_get("session_id")?;
+        let revoked: Option<i64> = row.try_get("revoked_at")?;
+        let used: Option<i64> = row.try_get("used_at")?;
+        let expires: i64 = row.try_get("expires_at")?;
+        let user = row_to_user(&row)?;
+        if revoked.is_some() || user.disabled {
+            return Ok(RotateOutcome::Invalid);
+        }
+        if used.is_some() {
+            revoke_session(&mut tx, &session_id).await?;
+            tx.commit().await?;
+            return Ok(RotateOutcome::Reused { session_id });
+        }
+        if expires <= now {
+            return Ok(RotateOutcome::Invalid);
+        }
+        sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2")
+            .bind(now)
+            .bind(old_hash)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2, $3)",
+        )
+        .bind(new_hash)
+        .bind(&session_id)
+        .bind(to_millis(new_expires))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(RotateOutcome::Rotated { user, session_id })
+    }
+
+    async fn revoke_by_refresh(&self, hash: &str) -> Result<Option<String>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let session: Option<String> =
+            sqlx::query_scalar("SELECT session_id FROM refresh_tokens WHERE token_hash = $1")
+                .bind(hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(session_id) = session else {
+            return Ok(None);
+        };
+        revoke_session(&mut tx, &session_id).await?;
+        tx.commit().await?;
+        Ok(Some(session_id))
+    }
+
+    async fn session_active(&self, session_id: &str) -> Result<bool, StoreError> {
+        let active: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id = $1 AND s.revoked_at IS NULL AND NOT u.disabled",
+        )
+        .bind(session_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(active.is_some())
+    }
+
+    async fn record_login_failure(
+        &self,
+        keys: &[String],
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO login_failures (key, at) SELECT k, $2 FROM UNNEST($1::text[]) AS k",
+        )
+        .bind(keys)
+        .bind(to_millis(at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn login_failures(
+        &self,
+        key: &str,
+        since: OffsetDateTime,
+    ) -> Result<(u64, Option<OffsetDateTime>), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, MAX(at) AS last FROM login_failures WHERE key = $1 AND at >= $2",
+        )
+        .bind(key)
+        .bind(to_millis(since))
+        .fetch_one(&self.pool)
+        .await?;
+        let n: i64 = row.try_get("n")?;
+        let last: Option<i64> = row.try_get("last")?;
+        Ok((
+            u64::try_from(n).unwrap_or(0),
+            last.map(from_millis).transpose()?,
+        ))
+    }
+
+    async fn clear_login_failures(
+        &self,
+        key: &str,
+        before: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM login_failures WHERE key = $1 OR at < $2")
+            .bind(key)
+            .bind(to_millis(before))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn revocations_after(&self, after: i64) -> Result<Vec<(i64, Revocation)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT id, scope, subject FROM revocations WHERE id > $1 ORDER BY id")
+                .bind(after)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                let id: i64 = r.try_get("id")?;
+                let scope: String = r.try_get("scope")?;
+                let subject: String = r.try_get("subject")?;
+                let rev = match scope.as_str() {
+                    "user" => Revocation::User(subject),
+                    "session" => Revocation::Session(subject),
+                    other => return Err(StoreError::Corrupt(format!("revocation scope {other}"))),
+                };
+                Ok((id, rev))
+            })
+            .collect()
+    }
+
+    async fn last_revocation(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(id), 0)::BIGINT FROM revocations")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+}
