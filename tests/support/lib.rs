@@ -423,14 +423,35 @@ impl SseStream {
         }
     }
 
-    /// The next block that is an event (comments skipped). Panics if the stream ends.
-    pub async fn next_event(&mut self) -> Frame {
+    /// The next block without the time limit: `None` at the end, `Err` if
+    /// the connection broke (for tests that kill servers).
+    pub async fn next_frame_raw(&mut self) -> Option<Result<Frame, ()>> {
         loop {
-            let f = self.next_frame().await.expect("stream still open");
-            if f.event.is_some() || f.data.is_some() {
-                return f;
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                return Some(Ok(parse_block(&block)));
+            }
+            match self.body.next().await {
+                Some(Ok(chunk)) => self.buf.push_str(&String::from_utf8_lossy(&chunk)),
+                Some(Err(_)) => return Some(Err(())),
+                None => return None,
             }
         }
+    }
+
+    /// The next block that is an event (comments skipped), within [`WAIT`]
+    /// in all: keepalives do not extend the wait. Panics if the stream ends.
+    pub async fn next_event(&mut self) -> Frame {
+        tokio::time::timeout(WAIT, async {
+            loop {
+                let f = self.read_frame().await.expect("stream still open");
+                if f.event.is_some() || f.data.is_some() {
+                    return f;
+                }
+            }
+        })
+        .await
+        .expect("an event arrives in time")
     }
 
     /// The next `count` notifications, asserting nothing but notifications
