@@ -48,6 +48,14 @@ pub struct FakeServer {
 impl FakeServer {
     /// Answers the `n`th connection (from 0) with `script(n)`.
     pub async fn start(script: impl Fn(usize) -> Reply + Send + Sync + 'static) -> Self {
+        Self::start_with(move |n, _| script(n)).await
+    }
+
+    /// Answers the `n`th connection (from 0) with `script(n, request)`.
+    pub async fn start_with(
+        script: impl Fn(usize, &Request) -> Reply + Send + Sync + 'static,
+    ) -> Self {
+        let script = Arc::new(script);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -58,9 +66,10 @@ impl FakeServer {
                 let Ok((mut sock, _)) = listener.accept().await else {
                     return;
                 };
-                let reply = script(n);
+                let index = n;
                 n += 1;
                 let seen = seen.clone();
+                let script = script.clone();
                 tokio::spawn(async move {
                     let mut head = Vec::new();
                     let mut buf = [0u8; 1024];
@@ -70,10 +79,12 @@ impl FakeServer {
                             Ok(k) => head.extend_from_slice(&buf[..k]),
                         }
                     }
-                    seen.lock().unwrap().push(Request {
+                    let request = Request {
                         head: String::from_utf8_lossy(&head).into_owned(),
                         at: Instant::now(),
-                    });
+                    };
+                    let reply = script(index, &request);
+                    seen.lock().unwrap().push(request);
                     match reply {
                         Reply::Close(bytes) => {
                             let _ = sock.write_all(bytes.as_bytes()).await;
@@ -122,6 +133,14 @@ pub fn opening(retry_ms: u64, last_id: u64) -> String {
 pub fn notification(id: u64) -> String {
     format!(
         "id: {id}\nevent: notification\ndata: {{\"id\":{id},\"kind\":\"order.created\",\"severity\":\"info\",\"title\":\"Order {id}\",\"created_at\":\"2026-11-29T10:00:00Z\"}}\n\n"
+    )
+}
+
+/// A complete JSON answer.
+pub fn json(status: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
     )
 }
 

@@ -5,4 +5,5 @@
 mod cli;
 mod fake;
 mod helpers;
+mod refresh;
 mod stream;
