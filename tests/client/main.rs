@@ -5,5 +5,6 @@
 mod cli;
 mod fake;
 mod helpers;
+mod keyring;
 mod refresh;
 mod stream;

@@ -176,7 +176,10 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), Failure> {
+async fn run(mut cli: Cli) -> Result<(), Failure> {
+    // An empty BELFRY_TOKEN or BELFRY_SERVER means unset, as in most shells' idiom.
+    cli.conn.token = cli.conn.token.filter(|t| !t.trim().is_empty());
+    cli.conn.server = cli.conn.server.filter(|s| !s.trim().is_empty());
     match cli.command {
         Command::Login {
             email,
