@@ -23,7 +23,9 @@ pub enum Reply {
 /// One request as received.
 #[derive(Debug, Clone)]
 pub struct Request {
+    /// Request line and headers.
     pub head: String,
+    pub body: String,
     pub at: Instant,
 }
 
@@ -79,10 +81,26 @@ impl FakeServer {
                             Ok(k) => head.extend_from_slice(&buf[..k]),
                         }
                     }
-                    let request = Request {
+                    let mut request = Request {
                         head: String::from_utf8_lossy(&head).into_owned(),
+                        body: String::new(),
                         at: Instant::now(),
                     };
+                    // The body: what came with the head, then the rest.
+                    let end = head.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                    let mut body = head.split_off(end);
+                    let length: usize = request
+                        .header("content-length")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    while body.len() < length {
+                        match sock.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(k) => body.extend_from_slice(&buf[..k]),
+                        }
+                    }
+                    request.head = String::from_utf8_lossy(&head).into_owned();
+                    request.body = String::from_utf8_lossy(&body).into_owned();
                     let reply = script(index, &request);
                     seen.lock().unwrap().push(request);
                     match reply {

@@ -2,6 +2,7 @@
 //! ephemeral ports, and against fake servers for the failures a real one
 //! cannot be made to produce on demand.
 
+mod api;
 mod cli;
 mod fake;
 mod helpers;
