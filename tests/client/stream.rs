@@ -59,11 +59,13 @@ async fn after_a_restart_the_client_reconnects_and_delivers_missed_notifications
     assert!(reconnected_after < WAIT, "{reconnected_after:?}");
     eprintln!("reconnected {reconnected_after:?} after the stop; delays {delays:?}");
 
-    let got: Vec<_> = notifications(&mut events, 3)
-        .await
-        .into_iter()
-        .map(|(n, _)| n)
-        .collect();
+    let got = notifications(&mut events, 3).await;
+    // They were published while the client waited to reconnect, so they
+    // normally arrive as the replay; on a slow machine the client may
+    // already be back, and then they arrive live: either way once, in order.
+    let replayed = got.iter().filter(|(_, r)| *r).count();
+    eprintln!("{replayed} of 3 arrived as a replay");
+    let got: Vec<_> = got.into_iter().map(|(n, _)| n).collect();
     assert_eq!(got, published, "each missed notification once, in order");
     let live_one = app.publish_titled("live again").await;
     assert_eq!(

@@ -222,7 +222,7 @@ async fn run(mut cli: Cli) -> Result<(), Failure> {
             let color = use_color();
             for item in &page.items {
                 let line = if json {
-                    serde_json::to_string(item).context("encoding a notification")?
+                    json_line(item)?
                 } else {
                     let mark = if item.read { ' ' } else { '*' };
                     format!("{mark} {}", text_line(&item.notification, color))
@@ -282,10 +282,7 @@ async fn run(mut cli: Cli) -> Result<(), Failure> {
             let client = signed_in(cli.conn).await?;
             let stored = client.publish(&n, idempotency_key.as_deref()).await?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string(&stored).context("encoding the notification")?
-                );
+                println!("{}", json_line(&stored)?);
             } else {
                 println!("published notification {}", stored.id);
             }
@@ -502,6 +499,26 @@ async fn listen(
     }
 }
 
+/// `value` as one line of JSON, safe for a terminal: serde_json escapes the
+/// C0 controls, and this escapes the rest (C1 controls such as U+009B, an
+/// escape introducer on some terminals, and bidi overrides) as `\uXXXX`,
+/// which JSON readers decode to the same text.
+fn json_line(value: &impl serde::Serialize) -> anyhow::Result<String> {
+    let json = serde_json::to_string(value).context("encoding JSON")?;
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_control() || crate::sanitize::is_bidi_control(c) {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
 fn use_color() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
@@ -569,6 +586,16 @@ mod tests {
         let plain = text_line(&n, false);
         assert!(!plain.chars().any(char::is_control), "{plain:?}");
         assert!(plain.contains("CRITICAL #9 order.created evil"), "{plain}");
+        let json = json_line(&n).unwrap();
+        assert!(!json.chars().any(char::is_control), "{json:?}");
+        assert!(json.contains(r"\u001b]52"), "{json}");
+        assert_eq!(serde_json::from_str::<Notification>(&json).unwrap(), n);
+        let c1 = json_line(&"a\u{9b}31m\u{202e}b").unwrap();
+        assert_eq!(c1, r#""a\u009b31m\u202eb""#);
+        assert_eq!(
+            serde_json::from_str::<String>(&c1).unwrap(),
+            "a\u{9b}31m\u{202e}b"
+        );
         let colored = text_line(&n, true);
         assert_eq!(
             colored.matches('\u{1b}').count(),

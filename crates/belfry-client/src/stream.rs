@@ -142,6 +142,8 @@ impl Drop for Events {
 
 impl Client {
     /// Opens the admin event stream, reconnecting until dropped or refused.
+    /// The stream runs as a task on the current Tokio runtime (call this
+    /// from within one).
     pub fn events(&self, config: StreamConfig) -> Result<Events, Error> {
         // A client of its own: the watchdog is reqwest's per-read timeout,
         // which sees every byte including the keepalive comments that the
