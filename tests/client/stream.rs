@@ -205,21 +205,27 @@ async fn a_503_with_retry_after_is_retried_no_sooner_than_asked() {
 async fn a_silent_connection_is_replaced_by_the_watchdog() {
     // Headers and `ready`, then nothing: no event, no keepalive.
     let fake = FakeServer::start(|_| {
-        Reply::Hold(format!("{}{}", fake::stream_head(), fake::opening(100, 0)))
+        Reply::Hold(format!("{}{}", fake::stream_head(), fake::opening(20, 0)))
     })
     .await;
     let config = StreamConfig {
         keepalive: Duration::from_millis(200),
-        ..fast()
+        ..StreamConfig::default()
     };
     let mut events = client(&fake.base, "t").events(config).unwrap();
     live(&mut events).await;
-    let reason = until(&mut events, |e| match e {
-        ClientEvent::Reconnecting { reason, .. } => Some(reason),
+    let (reason, retry_in) = until(&mut events, |e| match e {
+        ClientEvent::Reconnecting {
+            reason, retry_in, ..
+        } => Some((reason, retry_in)),
         _ => None,
     })
     .await;
     assert!(reason.contains("presumed dead"), "{reason}");
+    assert!(
+        retry_in <= Duration::from_millis(20),
+        "the server's retry: 20 is the base, not the default 500 ms: {retry_in:?}"
+    );
     live(&mut events).await;
     let r = fake.requests();
     assert_eq!(r.len(), 2);
@@ -290,4 +296,62 @@ async fn answers_that_cannot_improve_stop_the_stream_without_retrying() {
         }
         assert_eq!(fake.requests().len(), 1, "{what}");
     }
+}
+
+#[tokio::test]
+async fn an_unknown_resume_point_is_reported_as_a_reset_and_the_stream_goes_on() {
+    let app = TestServer::spawn().await;
+    let existing = app.publish_titled("already there").await;
+    let config = StreamConfig {
+        last_event_id: Some(existing.id + 1000),
+        ..fast()
+    };
+    let mut events = client(&app.base, &app.admin_token("ann"))
+        .events(config)
+        .unwrap();
+    let reason = until(&mut events, |e| match e {
+        ClientEvent::Reset { reason } => Some(reason),
+        ClientEvent::Notification { notification, .. } => {
+            panic!("nothing to replay after a reset: {notification:?}")
+        }
+        _ => None,
+    })
+    .await;
+    assert!(reason.contains("newer"), "{reason}");
+    let next = app.publish_titled("after the reset").await;
+    assert_eq!(notifications(&mut events, 1).await, [(next, false)]);
+}
+
+#[tokio::test]
+async fn read_ack_and_preference_changes_are_passed_on() {
+    let fake = FakeServer::start(|_| {
+        Reply::Hold(format!(
+            "{}{}{}{}{}",
+            fake::stream_head(),
+            fake::opening(100, 0),
+            "event: read\ndata: {\"up_to\":7,\"unread\":{\"total\":2,\"info\":0,\"warning\":1,\"critical\":1}}\n\n",
+            "event: ack\ndata: {\"id\":7,\"ack\":null}\n\n",
+            "event: preferences\ndata: {\"popup_min_severity\":\"critical\"}\n\n",
+        ))
+    })
+    .await;
+    let mut events = client(&fake.base, "t").events(fast()).unwrap();
+    let read = until(&mut events, |e| match e {
+        ClientEvent::Read(r) => Some(r),
+        _ => None,
+    })
+    .await;
+    assert_eq!((read.up_to, read.unread.total), (Some(7), 2));
+    let ack = until(&mut events, |e| match e {
+        ClientEvent::Ack(a) => Some(a),
+        _ => None,
+    })
+    .await;
+    assert_eq!((ack.id, ack.ack), (7, None));
+    let prefs = until(&mut events, |e| match e {
+        ClientEvent::Preferences(p) => Some(p),
+        _ => None,
+    })
+    .await;
+    assert_eq!(prefs.popup_min_severity, Severity::Critical);
 }
