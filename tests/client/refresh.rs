@@ -142,3 +142,28 @@ async fn a_token_is_refreshed_before_it_expires_and_the_stream_resumes_where_it_
     assert_eq!(r[2].header("last-event-id").as_deref(), Some("6"));
     assert_eq!(client.tokens().unwrap().access, new);
 }
+
+#[tokio::test]
+async fn a_401_right_after_a_successful_refresh_is_final() {
+    let fake = FakeServer::start_with(|_, r| {
+        if is_refresh(r) {
+            Reply::Close(fake::json("200 OK", &tokens_json("new-but-useless", "r2")))
+        } else {
+            Reply::Close(fake::error("401 Unauthorized", "", "invalid_token"))
+        }
+    })
+    .await;
+    let client = Client::new(&fake.base).unwrap().with_tokens(Tokens {
+        access: "old".into(),
+        refresh: Some("r1".into()),
+    });
+    let mut events = client.events(fast()).unwrap();
+    let all = drain(&mut events).await;
+    assert!(
+        matches!(all.last(), Some(ClientEvent::AuthRequired { .. })),
+        "{all:?}"
+    );
+    let r = fake.requests();
+    assert_eq!(r.len(), 3, "stream, refresh, stream; then nothing: {r:?}");
+    assert_eq!(bearer(&r[2]), "Bearer new-but-useless");
+}

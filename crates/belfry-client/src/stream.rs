@@ -313,9 +313,13 @@ async fn connect(
     match res.status().as_u16() {
         200 => {}
         401 if client.has_refresh_token() && !s.refreshed_after_401 => {
-            s.refreshed_after_401 = true;
+            // A refresh that failed for a network reason may be tried again;
+            // one that succeeded and still meets a 401 is final.
             return match client.refresh().await {
-                Ok(()) => Outcome::Again,
+                Ok(()) => {
+                    s.refreshed_after_401 = true;
+                    Outcome::Again
+                }
                 Err(e) => e.into(),
             };
         }
