@@ -10,7 +10,7 @@ use belfry_proto::Notification;
 /// A client of `base` using `token`, without a refresh token.
 pub fn client(base: &str, token: &str) -> Client {
     Client::new(base).expect("valid URL").with_tokens(Tokens {
-        access: token.to_owned(),
+        access: token.to_owned().into(),
         refresh: None,
     })
 }

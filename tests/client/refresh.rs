@@ -123,7 +123,7 @@ async fn a_token_is_refreshed_before_it_expires_and_the_stream_resumes_where_it_
     })
     .await;
     let client = Client::new(&fake.base).unwrap().with_tokens(Tokens {
-        access: old,
+        access: old.into(),
         refresh: Some("r1".into()),
     });
     let mut events = client.events(fast()).unwrap();
@@ -140,7 +140,10 @@ async fn a_token_is_refreshed_before_it_expires_and_the_stream_resumes_where_it_
     );
     assert_eq!(bearer(&r[2]), format!("Bearer {new}"));
     assert_eq!(r[2].header("last-event-id").as_deref(), Some("6"));
-    assert_eq!(client.tokens().unwrap().access, new);
+    assert_eq!(
+        client.tokens().unwrap(),
+        Tokens::new(new, Some("r2".into()))
+    );
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ use belfry_proto::{
     TokenResponse, UnreadAnswer,
 };
 use reqwest::{Method, RequestBuilder, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use url::Url;
 
@@ -23,21 +24,33 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An access token and, after a sign-in, the refresh token that renews it.
-#[derive(Clone, PartialEq, Eq)]
+/// Both are secrets: never printed (`Debug` redacts them) and wiped from
+/// memory when dropped.
+#[derive(Debug, Clone)]
 pub struct Tokens {
-    pub access: String,
-    pub refresh: Option<String>,
+    pub access: SecretString,
+    pub refresh: Option<SecretString>,
 }
 
-impl std::fmt::Debug for Tokens {
-    // Never print a token, even in a debug log.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tokens")
-            .field("access", &"<redacted>")
-            .field("refresh", &self.refresh.as_ref().map(|_| "<redacted>"))
-            .finish()
+impl Tokens {
+    /// Tokens from plain strings.
+    pub fn new(access: impl Into<String>, refresh: Option<String>) -> Self {
+        Self {
+            access: access.into().into(),
+            refresh: refresh.map(Into::into),
+        }
     }
 }
+
+impl PartialEq for Tokens {
+    fn eq(&self, other: &Self) -> bool {
+        self.access.expose_secret() == other.access.expose_secret()
+            && self.refresh.as_ref().map(ExposeSecret::expose_secret)
+                == other.refresh.as_ref().map(ExposeSecret::expose_secret)
+    }
+}
+
+impl Eq for Tokens {}
 
 /// Filters of a history page.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -121,7 +134,7 @@ impl Client {
             .expect("API paths are valid relative URLs")
     }
 
-    fn access_token(&self) -> Result<String, Error> {
+    fn access_token(&self) -> Result<SecretString, Error> {
         self.tokens()
             .map(|t| t.access)
             .ok_or_else(|| Error::AuthRequired {
@@ -156,7 +169,10 @@ impl Client {
         if current != before {
             return Ok(());
         }
-        let Some(refresh_token) = current.and_then(|t| t.refresh) else {
+        let Some(refresh_token) = current
+            .and_then(|t| t.refresh)
+            .map(|r| r.expose_secret().to_owned())
+        else {
             return Err(Error::AuthRequired {
                 reason: "the access token expired and there is no refresh token".to_owned(),
             });
@@ -188,7 +204,7 @@ impl Client {
     pub async fn logout(&self) -> Result<(), Error> {
         let refresh = self.tokens().and_then(|t| t.refresh);
         self.set_tokens(None);
-        if let Some(refresh_token) = refresh {
+        if let Some(refresh_token) = refresh.map(|r| r.expose_secret().to_owned()) {
             let res = self
                 .http
                 .post(self.url("api/auth/logout"))
@@ -258,9 +274,9 @@ impl Client {
         build: impl Fn(RequestBuilder) -> RequestBuilder,
     ) -> Result<T, Error> {
         let url = self.url(path);
-        let send = |token: String| {
+        let send = |token: SecretString| {
             build(self.http.request(method.clone(), url.clone()))
-                .bearer_auth(token)
+                .bearer_auth(token.expose_secret())
                 .send()
         };
         let res = send(self.access_token()?).await?;
@@ -277,17 +293,20 @@ impl Client {
 
     /// Keeps new tokens, and writes them to the store off the async threads.
     async fn adopt(&self, answer: &TokenResponse) {
-        let tokens = Tokens {
-            access: answer.access_token.clone(),
-            refresh: Some(answer.refresh_token.clone()),
-        };
+        let tokens = Tokens::new(
+            answer.access_token.clone(),
+            Some(answer.refresh_token.clone()),
+        );
         self.set_tokens(Some(tokens.clone()));
         if let Some(store) = self.store.clone() {
             let saved = tokio::task::spawn_blocking(move || {
-                store.save(Key::AccessToken, &tokens.access)?;
+                store.save(Key::AccessToken, tokens.access.expose_secret())?;
                 store.save(
                     Key::RefreshToken,
-                    tokens.refresh.as_deref().unwrap_or_default(),
+                    tokens
+                        .refresh
+                        .as_ref()
+                        .map_or("", ExposeSecret::expose_secret),
                 )
             })
             .await;
@@ -334,10 +353,7 @@ mod tests {
 
     #[test]
     fn tokens_never_show_in_debug_output() {
-        let t = Tokens {
-            access: "secret-access".into(),
-            refresh: Some("secret-refresh".into()),
-        };
+        let t = Tokens::new("secret-access", Some("secret-refresh".into()));
         let shown = format!("{t:?}");
         assert!(!shown.contains("secret"), "{shown}");
     }

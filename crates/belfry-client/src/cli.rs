@@ -325,10 +325,7 @@ async fn signed_in(conn: Connection) -> Result<Client, Failure> {
                 Err(_) => return Err(no_server()),
             },
         };
-        return Ok(Client::new(&server)?.with_tokens(Tokens {
-            access: token,
-            refresh: None,
-        }));
+        return Ok(Client::new(&server)?.with_tokens(Tokens::new(token, None)));
     }
     let store = keyring().await.map_err(|e| {
         Failure::Auth(format!(
@@ -351,10 +348,7 @@ async fn signed_in(conn: Connection) -> Result<Client, Failure> {
         ));
     };
     Ok(Client::new(&server)?
-        .with_tokens(Tokens {
-            access,
-            refresh: refresh.filter(|r| !r.is_empty()),
-        })
+        .with_tokens(Tokens::new(access, refresh.filter(|r| !r.is_empty())))
         .with_store(store))
 }
 
@@ -412,10 +406,7 @@ async fn logout(conn: Connection) -> Result<(), Failure> {
         // Revoking is best effort: the local tokens go either way.
         let revoked = match Client::new(&server) {
             Ok(c) => c
-                .with_tokens(Tokens {
-                    access: String::new(),
-                    refresh: Some(refresh),
-                })
+                .with_tokens(Tokens::new(String::new(), Some(refresh)))
                 .logout()
                 .await
                 .map_err(|e| error_chain(&e)),

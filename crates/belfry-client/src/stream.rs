@@ -24,6 +24,7 @@ use eventsource_stream::{EventStreamError, Eventsource as _};
 use futures_util::{Stream, StreamExt as _};
 use rand::SeedableRng as _;
 use rand::rngs::StdRng;
+use secrecy::ExposeSecret as _;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -276,7 +277,7 @@ pub fn refresh_in(exp: u64, now: u64, margin: Duration) -> Duration {
 fn refresh_deadline(client: &Client, margin: Duration) -> Option<Instant> {
     let tokens = client.tokens()?;
     tokens.refresh.as_ref()?;
-    let exp = crate::jwt::expiry(&tokens.access)?;
+    let exp = crate::jwt::expiry(tokens.access.expose_secret())?;
     Some(Instant::now() + refresh_in(exp, unix_now(), margin))
 }
 
@@ -300,7 +301,7 @@ async fn connect(
     // Rebuilt on every attempt, with the current token and resume point.
     let mut req = http
         .get(client.url("api/admin/events"))
-        .bearer_auth(token)
+        .bearer_auth(token.expose_secret())
         .header(reqwest::header::ACCEPT, "text/event-stream");
     let resumed_from = s.last_event_id;
     if let Some(id) = resumed_from {
