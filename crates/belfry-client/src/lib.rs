@@ -6,6 +6,9 @@
 
 pub mod api;
 pub mod backoff;
+/// The `belfry` command line (feature `cli`, on by default).
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod credentials;
 mod error;
 pub mod jwt;
@@ -16,5 +19,3 @@ pub mod stream;
 pub use api::{Client, HistoryQuery, Tokens};
 pub use error::Error;
 pub use stream::{ClientEvent, Events, StreamConfig};
-#[cfg(feature = "cli")]
-pub mod cli;
