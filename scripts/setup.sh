@@ -3,8 +3,9 @@
 # is missing: a second run changes nothing and asks no package server.
 set -euo pipefail
 
-# System packages the Rust build needs (C toolchain for SQLite's bundled build).
-packages=(build-essential pkg-config ca-certificates)
+# System packages the Rust build needs (C toolchain for SQLite's bundled build),
+# and a private D-Bus session with a Secret Service for the keyring test.
+packages=(build-essential pkg-config ca-certificates dbus-bin dbus-daemon gnome-keyring)
 
 missing=()
 for pkg in "${packages[@]}"; do

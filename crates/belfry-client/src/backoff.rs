@@ -1,0 +1,207 @@
+//! Reconnect delays: exponential backoff with full jitter.
+//!
+//! Full jitter (a uniform delay between zero and the exponential ceiling)
+//! spreads the reconnects of many clients that lost the same server at the
+//! same moment, so a restarted server is not met by a synchronized storm.
+
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::time::Instant;
+
+/// First ceiling; the server's `retry:` replaces it.
+pub const DEFAULT_BASE: Duration = Duration::from_millis(500);
+/// Growth of the ceiling per failed attempt.
+pub const DEFAULT_FACTOR: u32 = 2;
+/// Longest wait: a server back after an outage is noticed within half a minute.
+pub const DEFAULT_CAP: Duration = Duration::from_secs(30);
+/// A connection live this long resets the attempt count: it worked, so the
+/// next failure is a new incident rather than more of the same.
+pub const DEFAULT_STABLE_AFTER: Duration = Duration::from_secs(30);
+
+/// Backoff parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub base: Duration,
+    pub factor: u32,
+    pub cap: Duration,
+    pub stable_after: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            base: DEFAULT_BASE,
+            factor: DEFAULT_FACTOR,
+            cap: DEFAULT_CAP,
+            stable_after: DEFAULT_STABLE_AFTER,
+        }
+    }
+}
+
+/// The ceiling of attempt `attempt` (0 for the first retry):
+/// `min(cap, base * factor^attempt)`.
+pub fn ceiling(attempt: u32, base: Duration, factor: u32, cap: Duration) -> Duration {
+    let growth = factor
+        .max(1)
+        .checked_pow(attempt.min(64))
+        .unwrap_or(u32::MAX);
+    base.checked_mul(growth).unwrap_or(cap).min(cap)
+}
+
+/// The delay before retry `attempt`: uniform in `[0, ceiling]` (full jitter).
+pub fn delay(
+    attempt: u32,
+    base: Duration,
+    factor: u32,
+    cap: Duration,
+    rng: &mut impl Rng,
+) -> Duration {
+    let top = ceiling(attempt, base, factor, cap).as_millis() as u64;
+    Duration::from_millis(rng.random_range(0..=top))
+}
+
+/// Attempt bookkeeping of one reconnecting stream.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub params: Backoff,
+    attempt: u32,
+    live_since: Option<Instant>,
+}
+
+impl Schedule {
+    pub fn new(params: Backoff) -> Self {
+        Self {
+            params,
+            attempt: 0,
+            live_since: None,
+        }
+    }
+
+    /// Failed attempts since the last stable connection.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// The server's `retry:` sets the base.
+    pub fn set_base(&mut self, base: Duration) {
+        self.params.base = base;
+    }
+
+    /// A stream is open.
+    pub fn live(&mut self) {
+        self.live_since = Some(Instant::now());
+    }
+
+    /// The connection ended or failed: the delay before the next attempt,
+    /// at least `retry_after` when the server asked for it. The attempt count
+    /// starts over when the connection had been live for `stable_after`.
+    pub fn next_delay(&mut self, retry_after: Option<Duration>, rng: &mut impl Rng) -> Duration {
+        if self
+            .live_since
+            .take()
+            .is_some_and(|t| t.elapsed() >= self.params.stable_after)
+        {
+            self.attempt = 0;
+        }
+        let p = self.params;
+        let d = delay(self.attempt, p.base, p.factor, p.cap, rng);
+        self.attempt = self.attempt.saturating_add(1);
+        retry_after.map_or(d, |r| d.max(r))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn ceilings_grow_exponentially_up_to_the_cap() {
+        let b = DEFAULT_BASE;
+        let c = DEFAULT_CAP;
+        let got: Vec<u128> = (0..10).map(|a| ceiling(a, b, 2, c).as_millis()).collect();
+        assert_eq!(
+            got,
+            [
+                500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000, 30000
+            ]
+        );
+        assert_eq!(ceiling(u32::MAX, b, 2, c), c, "no overflow");
+        assert_eq!(ceiling(3, b, 1, c), b, "factor 1 stays at base");
+    }
+
+    #[test]
+    fn delays_stay_within_zero_and_the_ceiling() {
+        let mut rng = StdRng::seed_from_u64(7);
+        for attempt in 0..12 {
+            let top = ceiling(attempt, DEFAULT_BASE, 2, DEFAULT_CAP);
+            for _ in 0..500 {
+                let d = delay(attempt, DEFAULT_BASE, 2, DEFAULT_CAP, &mut rng);
+                assert!(d <= top, "attempt {attempt}: {d:?} > {top:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn jitter_spreads_delays_over_the_whole_range() {
+        let mut rng = StdRng::seed_from_u64(42);
+        let samples: Vec<Duration> = (0..2000)
+            .map(|_| delay(4, DEFAULT_BASE, 2, DEFAULT_CAP, &mut rng))
+            .collect();
+        // Ceiling 8 s: each quarter of the range gets a fair share, so
+        // reconnecting clients do not bunch up.
+        for q in 0..4u32 {
+            let lo = 2000 * MS * q;
+            let hi = 2000 * MS * (q + 1);
+            let n = samples.iter().filter(|d| **d >= lo && **d < hi).count();
+            assert!((350..650).contains(&n), "quarter {q}: {n} of 2000");
+        }
+        let mean = samples.iter().sum::<Duration>() / 2000;
+        assert!(mean > 3600 * MS && mean < 4400 * MS, "mean {mean:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn attempts_grow_and_reset_after_a_stable_connection() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut s = Schedule::new(Backoff::default());
+        for expected in 0..5 {
+            assert_eq!(s.attempt(), expected);
+            let d = s.next_delay(None, &mut rng);
+            assert!(d <= ceiling(expected, DEFAULT_BASE, 2, DEFAULT_CAP));
+            tokio::time::sleep(d).await;
+        }
+        // Live for less than stable_after: still the same incident.
+        s.live();
+        tokio::time::advance(Duration::from_secs(29)).await;
+        s.next_delay(None, &mut rng);
+        assert_eq!(s.attempt(), 6);
+        // Live for 30 s: the next failure starts over at the base.
+        s.live();
+        tokio::time::advance(DEFAULT_STABLE_AFTER).await;
+        let d = s.next_delay(None, &mut rng);
+        assert!(d <= DEFAULT_BASE, "{d:?}");
+        assert_eq!(s.attempt(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_is_a_floor_and_retry_sets_the_base() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let mut s = Schedule::new(Backoff::default());
+        let start = Instant::now();
+        let d = s.next_delay(Some(Duration::from_secs(5)), &mut rng);
+        tokio::time::sleep(d).await;
+        assert!(start.elapsed() >= Duration::from_secs(5));
+        assert!(start.elapsed() <= Duration::from_secs(5) + DEFAULT_BASE);
+
+        let mut s = Schedule::new(Backoff::default());
+        s.set_base(Duration::from_millis(100));
+        for _ in 0..100 {
+            let mut fresh = s.clone();
+            assert!(fresh.next_delay(None, &mut rng) <= Duration::from_millis(100));
+        }
+    }
+}

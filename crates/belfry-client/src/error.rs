@@ -1,0 +1,154 @@
+//! The client's one error type, and how an HTTP answer maps onto it.
+
+use std::time::Duration;
+
+use belfry_proto::ErrorBody;
+
+/// What went wrong talking to a Belfry server.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No usable credentials: none were given, the refresh token was
+    /// refused, or the server answered 401 or 403. Nothing is retried until
+    /// new credentials come.
+    #[error("authentication needed: {reason}")]
+    AuthRequired { reason: String },
+    /// The server answered with an error status.
+    #[error("the server answered {status}: {message}")]
+    Status {
+        status: u16,
+        /// The stable `error.code` of the body, when the body had one.
+        code: Option<String>,
+        message: String,
+        /// The server's `Retry-After`, when it sent one.
+        retry_after: Option<Duration>,
+    },
+    /// The server could not be reached, or the connection broke.
+    #[error("network error")]
+    Network(#[source] reqwest::Error),
+    /// Nothing, not even a keepalive, arrived for this long: the connection
+    /// is presumed dead (a half-open TCP connection after sleep or a NAT drop).
+    #[error("nothing arrived for {0:?}; the connection is presumed dead")]
+    Silent(Duration),
+    /// The answer was not what the API promises (wrong content type, bad JSON).
+    #[error("unexpected answer from the server: {0}")]
+    Protocol(String),
+    /// The server URL cannot be used.
+    #[error("invalid server URL `{0}`")]
+    InvalidUrl(String),
+    /// The OS credential store failed.
+    #[error("credential store: {0}")]
+    Credentials(String),
+}
+
+impl Error {
+    /// Whether trying again later may succeed: network failures, silence,
+    /// 408, 429 and 5xx. Everything else needs a change first.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Network(_) | Error::Silent(_) => true,
+            Error::Status { status, .. } => matches!(status, 408 | 429 | 500..=599),
+            _ => false,
+        }
+    }
+
+    /// Whether new credentials are needed.
+    pub fn is_auth(&self) -> bool {
+        matches!(self, Error::AuthRequired { .. })
+    }
+
+    /// The server's `Retry-After`, if it sent one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// Reads an error answer: status, `Retry-After` and the JSON error body.
+    pub(crate) async fn from_response(res: reqwest::Response) -> Self {
+        let status = res.status().as_u16();
+        let retry_after = retry_after(res.headers());
+        let text = res.text().await.unwrap_or_default();
+        let (code, message) = match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(body) => (Some(body.error.code), body.error.message),
+            Err(_) if text.trim().is_empty() => (None, "no details given".to_owned()),
+            Err(_) => (None, text.chars().take(200).collect()),
+        };
+        match status {
+            401 => Error::AuthRequired { reason: message },
+            403 => Error::AuthRequired {
+                reason: format!("forbidden: {message}"),
+            },
+            _ => Error::Status {
+                status,
+                code,
+                message,
+                retry_after,
+            },
+        }
+    }
+}
+
+impl From<reqwest::Error> for Error {
+    fn from(e: reqwest::Error) -> Self {
+        if e.is_decode() {
+            Error::Protocol(e.to_string())
+        } else {
+            Error::Network(e)
+        }
+    }
+}
+
+/// `Retry-After` in delta-seconds. (An HTTP-date is rare from an API and is
+/// ignored: the backoff then applies on its own.)
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(status: u16) -> Error {
+        Error::Status {
+            status,
+            code: None,
+            message: String::new(),
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn only_transient_failures_are_retryable() {
+        for s in [408, 429, 500, 502, 503, 504] {
+            assert!(status(s).is_retryable(), "{s}");
+        }
+        for s in [400, 404, 410, 422] {
+            assert!(!status(s).is_retryable(), "{s}");
+        }
+        assert!(Error::Silent(Duration::from_secs(1)).is_retryable());
+        assert!(!Error::AuthRequired { reason: "x".into() }.is_retryable());
+        assert!(!Error::Protocol("x".into()).is_retryable());
+    }
+
+    #[test]
+    fn retry_after_is_read_in_seconds() {
+        let mut h = reqwest::header::HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert("retry-after", "7".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        h.insert(
+            "retry-after",
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&h), None);
+    }
+}

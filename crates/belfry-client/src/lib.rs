@@ -1,0 +1,21 @@
+//! Belfry's client core, shared by the desktop app and the `belfry` CLI:
+//! the admin event stream that survives sleep, network changes, server
+//! restarts and token expiry ([`Client::events`]), the rest of the HTTP API
+//! ([`Client`]), the pop-up policy ([`policy`]) and credential storage
+//! ([`credentials`]).
+
+pub mod api;
+pub mod backoff;
+/// The `belfry` command line (feature `cli`, on by default).
+#[cfg(feature = "cli")]
+pub mod cli;
+pub mod credentials;
+mod error;
+pub mod jwt;
+pub mod policy;
+pub mod sanitize;
+pub mod stream;
+
+pub use api::{Client, HistoryQuery, Tokens};
+pub use error::Error;
+pub use stream::{ClientEvent, Events, StreamConfig};
