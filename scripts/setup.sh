@@ -5,7 +5,10 @@ set -euo pipefail
 
 # System packages the Rust build needs (C toolchain for SQLite's bundled build),
 # and a private D-Bus session with a Secret Service for the keyring test.
-packages=(build-essential pkg-config ca-certificates dbus-bin dbus-daemon gnome-keyring)
+# System packages: the C toolchain (SQLite's bundled build), the real
+# PostgreSQL and Redis the replica tests use, and D-Bus + gnome-keyring for
+# the Secret Service test.
+packages=(build-essential pkg-config ca-certificates postgresql redis-server dbus-bin dbus-daemon gnome-keyring)
 
 missing=()
 for pkg in "${packages[@]}"; do

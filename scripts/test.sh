@@ -1,24 +1,41 @@
 #!/usr/bin/env bash
-# Runs every check and every test, installing what is missing first.
+# Runs every check and every test, installing and starting what is missing first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/setup.sh
+BELFRY_TEST_PG=$(./scripts/services.sh)
+export BELFRY_TEST_PG
 
 echo "== format" >&2
 cargo fmt --all --check
 echo "== lint" >&2
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== dependency direction" >&2
-# The client (and so the desktop app) must not pull in the server or its stack.
+# proto <- server; proto <- client <- desktop. The client (and so the desktop
+# app) must not pull in the server or its stack, nor the server the client.
 if cargo tree --locked -p belfry-client -e normal --prefix none | grep -E '^(belfry-server|axum|sqlx) '; then
   echo "belfry-client depends on server crates (above); it may only use belfry-proto" >&2
   exit 1
 fi
-echo "== tests" >&2
-if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --locked --no-fail-fast
-else
-  cargo test --workspace --locked --no-fail-fast
+if cargo tree --locked -p belfry-server -e normal --prefix none | grep -E '^belfry-client '; then
+  echo "belfry-server depends on belfry-client" >&2
+  exit 1
 fi
+if cargo tree --locked -p belfry-proto -e normal --prefix none | grep -E '^(belfry-server|belfry-client|axum|sqlx|reqwest) '; then
+  echo "belfry-proto must stay free of server and client dependencies" >&2
+  exit 1
+fi
+
+echo "== tests" >&2
+# The replica tests run the server binary as separate processes.
+cargo build --locked -p belfry-server
+if cargo nextest --version >/dev/null 2>&1; then
+  run_tests() { cargo nextest run --locked --no-fail-fast "$@"; }
+else
+  run_tests() { cargo test --locked --no-fail-fast "$@"; }
+fi
+run_tests --workspace
+echo "== the HTTP suite again, on PostgreSQL + Redis" >&2
+BELFRY_TEST_BACKEND=postgres run_tests -p belfry-e2e --test server
 cargo test --workspace --locked --doc
