@@ -1,0 +1,168 @@
+//! Notification state for the bell, the dropdown and toasts: unread counts
+//! per severity (authoritative from the server, bumped locally for live
+//! arrivals), the most recent notifications with read and ack state, the
+//! connection status and the admin's preferences. Memory is bounded: only
+//! the newest MAX_RECENT notifications and MAX_SEEN ids are kept.
+
+import type { ConnectionStatus, StreamEvent } from '../platform/platform';
+import { shouldPopUp } from '../lib/popup-rules';
+import {
+  DEFAULT_PREFERENCES,
+  NO_UNREAD,
+  type Ack,
+  type InboxItem,
+  type Notification,
+  type Preferences,
+  type ReadEvent,
+  type Severity,
+  type UnreadCounts,
+} from '../lib/types';
+import { createStore } from './create-store';
+import type { ToastStore } from './toast-store';
+
+export const MAX_RECENT = 100;
+const MAX_SEEN = 2_048;
+
+export interface NotificationState {
+  status: ConnectionStatus;
+  unread: UnreadCounts;
+  /** Newest first, at most MAX_RECENT. */
+  items: InboxItem[];
+  preferences: Preferences;
+}
+
+export function applyRead<T extends { id: number; read: boolean }>(item: T, ev: Pick<ReadEvent, 'ids' | 'up_to' | 'unread_again'>): T {
+  const hit = ev.ids ? ev.ids.includes(item.id) : ev.up_to !== undefined && item.id <= ev.up_to;
+  if (!hit) return item;
+  const read = !ev.unread_again;
+  return item.read === read ? item : { ...item, read };
+}
+
+export function applyAck<T extends { id: number; ack: Ack | null }>(item: T, id: number, ack: Ack | null): T {
+  return item.id === id ? { ...item, ack } : item;
+}
+
+export interface NotificationStoreOptions {
+  toasts?: ToastStore;
+  playSound?: (s: Severity) => void;
+  now?: () => Date;
+}
+
+export function createNotificationStore(opts: NotificationStoreOptions = {}) {
+  const now = opts.now ?? (() => new Date());
+  const store = createStore<NotificationState>({
+    status: { state: 'connecting' },
+    unread: NO_UNREAD,
+    items: [],
+    preferences: DEFAULT_PREFERENCES,
+  });
+  const seen = new Set<number>();
+
+  function remember(id: number): boolean {
+    if (seen.has(id)) return false;
+    seen.add(id);
+    if (seen.size > MAX_SEEN) {
+      const oldest = seen.values().next().value;
+      if (oldest !== undefined) seen.delete(oldest);
+    }
+    return true;
+  }
+
+  function insert(items: InboxItem[], item: InboxItem): InboxItem[] {
+    const rest = items.filter((x) => x.id !== item.id);
+    const idx = rest.findIndex((x) => x.id < item.id);
+    const next = idx < 0 ? [...rest, item] : [...rest.slice(0, idx), item, ...rest.slice(idx)];
+    return next.slice(0, MAX_RECENT);
+  }
+
+  function onNotification(n: Notification, replayed: boolean) {
+    const isNew = remember(n.id) && !store.get().items.some((x) => x.id === n.id);
+    if (!isNew) return;
+    store.set((s) => ({
+      ...s,
+      items: insert(s.items, { ...n, read: false, ack: null }),
+      // Replayed backlog is already in ready's counts.
+      unread: replayed
+        ? s.unread
+        : { ...s.unread, total: s.unread.total + 1, [n.severity]: s.unread[n.severity] + 1 },
+    }));
+    if (replayed) {
+      opts.toasts?.backlog(n);
+      return;
+    }
+    const prefs = store.get().preferences;
+    if (shouldPopUp(n, prefs, now())) {
+      opts.toasts?.notify(n);
+      if (prefs.sounds[n.severity]) opts.playSound?.(n.severity);
+    }
+  }
+
+  return {
+    store,
+    apply(e: StreamEvent) {
+      switch (e.type) {
+        case 'status':
+          store.set((s) => ({ ...s, status: e.status }));
+          break;
+        case 'ready':
+          store.set((s) => ({ ...s, unread: e.ready.unread }));
+          break;
+        case 'notification':
+          onNotification(e.notification, e.replayed);
+          break;
+        case 'read':
+          store.set((s) => ({ ...s, unread: e.read.unread, items: s.items.map((x) => applyRead(x, e.read)) }));
+          break;
+        case 'ack':
+          store.set((s) => ({ ...s, items: s.items.map((x) => applyAck(x, e.ack.id, e.ack.ack)) }));
+          if (e.ack.ack) opts.toasts?.dismissNotification(e.ack.id);
+          break;
+        case 'preferences':
+          store.set((s) => ({ ...s, preferences: e.preferences }));
+          break;
+        case 'reset':
+          seen.clear();
+          break;
+      }
+    },
+    /** A fresh first page from the server: its read and ack state win. */
+    mergeHistory(items: InboxItem[], unread: UnreadCounts) {
+      for (const it of items) remember(it.id);
+      store.set((s) => {
+        let next = s.items;
+        for (const it of items) next = insert(next, it);
+        return { ...s, items: next, unread };
+      });
+    },
+    /** Replaces everything after a `reset`. */
+    replaceHistory(items: InboxItem[], unread: UnreadCounts) {
+      seen.clear();
+      for (const it of items) remember(it.id);
+      store.set((s) => ({ ...s, items: items.slice(0, MAX_RECENT), unread }));
+    },
+    setUnread(unread: UnreadCounts) {
+      store.set((s) => ({ ...s, unread }));
+    },
+    markReadLocally(ids: number[] | 'all', read = true) {
+      store.set((s) => ({
+        ...s,
+        items: s.items.map((x) => (ids === 'all' || ids.includes(x.id) ? { ...x, read } : x)),
+      }));
+    },
+    setAck(id: number, ack: Ack | null) {
+      store.set((s) => ({ ...s, items: s.items.map((x) => applyAck(x, id, ack)) }));
+    },
+    setPreferences(preferences: Preferences) {
+      store.set((s) => ({ ...s, preferences }));
+    },
+    find(id: number): InboxItem | undefined {
+      return store.get().items.find((x) => x.id === id);
+    },
+    reset() {
+      seen.clear();
+      store.set({ status: { state: 'connecting' }, unread: NO_UNREAD, items: [], preferences: DEFAULT_PREFERENCES });
+    },
+  };
+}
+
+export type NotificationStore = ReturnType<typeof createNotificationStore>;
