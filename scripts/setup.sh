@@ -3,8 +3,9 @@
 # is missing: a second run changes nothing and asks no package server.
 set -euo pipefail
 
-# System packages the Rust build needs (C toolchain for SQLite's bundled build).
-packages=(build-essential pkg-config ca-certificates)
+# System packages the Rust build needs (C toolchain for SQLite's bundled build),
+# and Chromium for the web UI's end-to-end tests (they never download a browser).
+packages=(build-essential pkg-config ca-certificates chromium)
 
 missing=()
 for pkg in "${packages[@]}"; do
