@@ -88,6 +88,7 @@ describe('Belfry web UI', () => {
     await page.getByLabel('Password').fill('not the password');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect.poll(() => page.getByTestId('login-error').textContent()).toContain('Wrong email or password');
+    await shot(page, 'login-error-dark');
     await page.getByLabel('Password').fill(ALICE.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.locator('[data-testid="connection-status"][data-state="live"]').waitFor();
@@ -220,6 +221,62 @@ describe('Belfry web UI', () => {
     expect(await page.evaluate(() => (window as unknown as { __pwned: boolean }).__pwned)).toBe(false);
     expect(seen.dialogs).toEqual([]);
     await page.context().close();
+  });
+
+  it('traps focus in the dropdown and works from the keyboard', async () => {
+    const { page, ctx } = await open(ALICE.email, ALICE.password);
+    await page.getByTestId('bell').focus();
+    await page.keyboard.press('Enter');
+    const panel = page.getByTestId('notification-panel');
+    await panel.waitFor();
+    const inside = () => page.evaluate(() => Boolean(document.activeElement?.closest('[data-testid="notification-panel"]')));
+    expect(await inside()).toBe(true);
+    const stops = await panel.locator('button:not([disabled])').count();
+    for (let i = 0; i < stops + 2; i += 1) {
+      await page.keyboard.press('Tab');
+      expect(await inside()).toBe(true);
+    }
+    await page.keyboard.press('Shift+Tab');
+    expect(await inside()).toBe(true);
+    await page.keyboard.press('Escape');
+    await panel.waitFor({ state: 'detached' });
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('bell');
+    await ctx.close();
+  });
+
+  it('saves preferences and syncs them to the admin\'s other devices; mark unread sticks', async () => {
+    const a1 = await open(ALICE.email, ALICE.password);
+    const a2 = await open(ALICE.email, ALICE.password);
+    await a1.page.getByRole('link', { name: 'Settings' }).click();
+    await a1.page.getByTestId('popup-threshold').selectOption('info');
+    await a1.page.getByTestId('save-preferences').click();
+    await a1.page.getByText('Saved.').waitFor();
+    // An info notification now pops up on the other device too.
+    const n = await publish(server.url, token, { kind: 'order.created', title: 'Order #2001 placed', body: '1 item' });
+    await a2.page.locator(`[data-testid="toast"][data-id="${n.id}"]`).waitFor();
+
+    await a2.page.goto(`${server.url}/inbox/${n.id}`);
+    const toggle = a2.page.getByTestId('toggle-read');
+    await until(async () => (await toggle.textContent()) === 'Mark unread', 'opened notification is read');
+    await toggle.click();
+    await until(async () => (await toggle.textContent()) === 'Mark read', 'marked unread');
+    await until(
+      async () => (await a2.page.locator(`[data-testid="inbox-row"][data-id="${n.id}"] .nrow__dot`).count()) === 1,
+      'row unread in the list',
+    );
+    expect(await toggle.textContent()).toBe('Mark read');
+
+    // Quiet hours shown for the screenshot only (saving them would silence later tests).
+    await a1.page.getByTestId('quiet-hours').check({ force: true });
+    await a1.page.getByLabel('Kind to mute').fill('shipment.updated');
+    await a1.page.getByRole('button', { name: 'Mute', exact: true }).click();
+    await shot(a1.page, 'settings-dark');
+    await a1.page.getByTestId('quiet-hours').uncheck({ force: true });
+    await a1.page.getByTestId('popup-threshold').selectOption('warning');
+    await a1.page.getByTestId('save-preferences').click();
+    await a1.page.getByText('Saved.').waitFor();
+    await a1.ctx.close();
+    await a2.ctx.close();
   });
 
   it('lays out the inbox in dark and light, wide and at 360 px', async () => {

@@ -11,6 +11,8 @@ import { createToastStore } from '../stores/toast-store';
 import type { Preferences } from '../lib/types';
 
 export const HISTORY_PAGE = 50;
+/** How often unacknowledged critical notifications are checked for a re-alert. */
+const REALERT_CHECK_MS = 30_000;
 
 export function createAppModel(platform: Platform) {
   const toasts = createToastStore();
@@ -18,6 +20,8 @@ export function createAppModel(platform: Platform) {
   const inbox = createInboxStore(platform);
   const session = createStore<Session | null>(platform.session());
   let closeStream: (() => void) | null = null;
+  let signingOut = false;
+  let realertTimer: ReturnType<typeof setInterval> | null = null;
 
   async function refreshHistory(replace: boolean) {
     try {
@@ -40,6 +44,7 @@ export function createAppModel(platform: Platform) {
         inbox.reload();
       }
     });
+    realertTimer ??= setInterval(() => notifications.realert(), REALERT_CHECK_MS);
     platform
       .getPreferences()
       .then((p) => notifications.setPreferences(p))
@@ -49,6 +54,8 @@ export function createAppModel(platform: Platform) {
   function stop() {
     closeStream?.();
     closeStream = null;
+    if (realertTimer) clearInterval(realertTimer);
+    realertTimer = null;
     notifications.reset();
     inbox.clear();
     toasts.clear();
@@ -56,7 +63,7 @@ export function createAppModel(platform: Platform) {
 
   platform.onSessionChange((s) => {
     session.set(s);
-    if (!s) {
+    if (!s && !signingOut) {
       closeStream?.();
       closeStream = null;
       notifications.apply({ type: 'status', status: { state: 'signed-out', reason: 'Your sign-in ended.' } });
@@ -72,13 +79,20 @@ export function createAppModel(platform: Platform) {
     start,
     async signIn(email: string, password: string) {
       const s = await platform.signIn(email, password);
+      // Nothing of a previous sign-in (perhaps another admin) may linger.
+      stop();
       session.set(s);
       start();
     },
     async signOut() {
-      stop();
-      await platform.signOut();
-      session.set(null);
+      signingOut = true;
+      try {
+        stop();
+        await platform.signOut();
+        session.set(null);
+      } finally {
+        signingOut = false;
+      }
     },
     async markRead(id: number) {
       const item = notifications.find(id) ?? inbox.find(id);

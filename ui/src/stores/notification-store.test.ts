@@ -92,6 +92,29 @@ describe('notification store', () => {
     expect(sounds).toEqual(['warning']);
   });
 
+  it('alerts again about unacknowledged critical notifications after realert_minutes', () => {
+    const toasts = createToastStore();
+    let t = Date.parse('2026-11-29T12:00:00Z');
+    const sounds: Severity[] = [];
+    const s = createNotificationStore({ toasts, playSound: (x) => sounds.push(x), now: () => new Date(t) });
+    s.apply({ type: 'notification', notification: n(1, 'critical', 'fraud.detected'), replayed: false });
+    s.apply({ type: 'notification', notification: n(2, 'critical', 'system.error'), replayed: false });
+    toasts.clear();
+    t += 4 * 60_000;
+    s.realert();
+    expect(toasts.store.get().toasts).toHaveLength(0);
+    s.apply({ type: 'ack', ack: { id: 2, ack: { by: { sub: 'bob' }, at: '2026-11-29T12:03:00Z' } } });
+    t += 60_000;
+    s.realert();
+    expect(toasts.store.get().toasts.map((x) => x.key)).toEqual(['n-1']);
+    expect(sounds).toEqual(['critical', 'critical', 'critical']);
+    // The next re-alert waits another full interval.
+    toasts.clear();
+    t += 60_000;
+    s.realert();
+    expect(toasts.store.get().toasts).toHaveLength(0);
+  });
+
   it('keeps memory bounded to the newest notifications', () => {
     const { s } = setup();
     for (let id = 1; id <= MAX_RECENT + 50; id += 1) s.apply({ type: 'notification', notification: n(id, 'info'), replayed: false });

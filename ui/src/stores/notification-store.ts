@@ -57,6 +57,8 @@ export function createNotificationStore(opts: NotificationStoreOptions = {}) {
     preferences: DEFAULT_PREFERENCES,
   });
   const seen = new Set<number>();
+  /** When each critical notification last alerted in this session, for re-alerts. */
+  const alertedAt = new Map<number, number>();
 
   function remember(id: number): boolean {
     if (seen.has(id)) return false;
@@ -90,7 +92,12 @@ export function createNotificationStore(opts: NotificationStoreOptions = {}) {
       opts.toasts?.backlog(n);
       return;
     }
+    alert(n);
+  }
+
+  function alert(n: Notification) {
     const prefs = store.get().preferences;
+    if (n.severity === 'critical') alertedAt.set(n.id, now().getTime());
     if (shouldPopUp(n, prefs, now())) {
       opts.toasts?.notify(n);
       if (prefs.sounds[n.severity]) opts.playSound?.(n.severity);
@@ -155,11 +162,28 @@ export function createNotificationStore(opts: NotificationStoreOptions = {}) {
     setPreferences(preferences: Preferences) {
       store.set((s) => ({ ...s, preferences }));
     },
+    /**
+     * Alerts again for critical notifications that arrived live and are still
+     * unacknowledged after `realert_minutes` (0 turns re-alerts off).
+     */
+    realert() {
+      const minutes = store.get().preferences.realert_minutes;
+      const t = now().getTime();
+      for (const [id, at] of alertedAt) {
+        const item = store.get().items.find((x) => x.id === id);
+        if (!item || item.ack) {
+          alertedAt.delete(id);
+          continue;
+        }
+        if (minutes > 0 && t - at >= minutes * 60_000) alert(item);
+      }
+    },
     find(id: number): InboxItem | undefined {
       return store.get().items.find((x) => x.id === id);
     },
     reset() {
       seen.clear();
+      alertedAt.clear();
       store.set({ status: { state: 'connecting' }, unread: NO_UNREAD, items: [], preferences: DEFAULT_PREFERENCES });
     },
   };

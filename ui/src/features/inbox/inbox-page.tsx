@@ -33,8 +33,12 @@ export function InboxPage({ selectedId }: { selectedId: number | null }) {
 
   const selected = selectedId === null ? undefined : (state.items.find((x) => x.id === selectedId) ?? recent.find((x) => x.id === selectedId));
 
+  // Opening a notification marks it read once; "Mark unread" afterwards sticks.
+  const autoRead = useRef<number | null>(null);
   useEffect(() => {
-    if (selected && !selected.read) void app.markRead(selected.id).catch(() => undefined);
+    if (!selected || autoRead.current === selected.id) return;
+    autoRead.current = selected.id;
+    if (!selected.read) void app.markRead(selected.id).catch(() => undefined);
   }, [app, selected]);
 
   const kinds = [...new Set([...KNOWN_KINDS, ...recent.map((x) => x.kind), ...(state.filters.kind ? [state.filters.kind] : [])])].sort();

@@ -90,6 +90,22 @@ export function SettingsPage() {
           </select>
         </label>
 
+        <label className="field">
+          <span>Alert again about unacknowledged critical notifications every</span>
+          <span className="row">
+            <input
+              className="input input--narrow"
+              type="number"
+              min={0}
+              max={1440}
+              data-testid="realert-minutes"
+              value={draft.realert_minutes}
+              onChange={(e) => edit((p) => ({ ...p, realert_minutes: Math.max(0, Math.min(1440, Number(e.target.value) || 0)) }))}
+            />
+            <span className="muted">minutes (0 = never)</span>
+          </span>
+        </label>
+
         <fieldset className="fieldset">
           <legend>Muted kinds</legend>
           {draft.muted_kinds.length === 0 && <p className="muted">Nothing muted.</p>}
