@@ -39,6 +39,11 @@ function Root() {
 
 function Shell() {
   const route = useRoute();
+  const app = useApp();
+  const unread = useStore(app.notifications.store, (s) => s.unread.total);
+  useEffect(() => {
+    document.title = unread > 0 ? `(${unread > 99 ? '99+' : unread}) Belfry` : 'Belfry';
+  }, [unread]);
   const link = (path: string, label: string, icon: React.ReactNode, active: boolean) => (
     <a
       href={path}

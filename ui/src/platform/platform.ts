@@ -4,6 +4,16 @@
 //! belfry-server, built now) and a Tauri one (events + commands from the
 //! desktop app's Rust client, added by the desktop issue). Nothing outside
 //! `src/platform/` knows which one is running.
+//!
+//! How the Tauri implementation is expected to map (src/platform/tauri/):
+//! - `openStream`: `listen('belfry://event', …)` delivering the same
+//!   `StreamEvent` values, the Rust client owning reconnects, dedupe and
+//!   Last-Event-ID; the returned closer calls the unlisten function.
+//! - `signIn` / `signOut` / REST methods: `invoke('…')` commands that return
+//!   the same wire types and reject with `{kind, message}` (mapped to
+//!   `ApiError`); tokens then live in the Rust side's keychain, not in the page.
+//! - `capabilities`: desktop, test notifications and the bundled server on.
+//! - `playSound`: native notification sounds.
 
 import type {
   AckEvent,

@@ -37,7 +37,11 @@ export function NotificationRow({ item, onOpen }: { item: InboxItem; onOpen: (it
             {item.ack && <AckLine ack={item.ack} compact />}
           </span>
         </span>
-        {!item.read && <span className="nrow__dot" aria-label="Unread" />}
+        {!item.read && (
+          <span className="nrow__dot">
+            <span className="sr-only">Unread</span>
+          </span>
+        )}
       </button>
     </li>
   );

@@ -173,7 +173,11 @@ function InboxRow({ item, selected }: { item: InboxItem; selected: boolean }) {
             {item.ack && <AckLine ack={item.ack} compact />}
           </span>
         </span>
-        {!item.read && <span className="nrow__dot" aria-label="Unread" />}
+        {!item.read && (
+          <span className="nrow__dot">
+            <span className="sr-only">Unread</span>
+          </span>
+        )}
       </button>
     </li>
   );

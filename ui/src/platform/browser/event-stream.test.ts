@@ -175,6 +175,20 @@ describe('event stream', () => {
     t.stream.stop();
   });
 
+  it('does not rotate the refresh token twice when the scheduled refresh already ran', async () => {
+    let token = 'old';
+    const t = setup({ accessToken: () => Promise.resolve(token) });
+    t.stream.start();
+    await tick();
+    token = 'new';
+    t.conns[0]?.push(ready(3) + 'event: expired\ndata: {"message":"the access token expired"}\n\n');
+    t.conns[0]?.close();
+    await tick();
+    expect(t.refresh).not.toHaveBeenCalled();
+    expect(t.conns[1]?.headers.Authorization).toBe('Bearer new');
+    t.stream.stop();
+  });
+
   it('asks for a new sign-in when the refresh is refused', async () => {
     const t = setup();
     t.refresh.mockResolvedValue('signed-out');

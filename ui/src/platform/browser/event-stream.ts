@@ -40,6 +40,8 @@ export class EventStream {
   private liveSince: number | null = null;
   private expired = false;
   private watchdogFired = false;
+  /** The access token the current connection was opened with. */
+  private tokenUsed: string | null = null;
   private seen = new Set<number>();
 
   constructor(
@@ -88,6 +90,7 @@ export class EventStream {
       this.status({ state: 'signed-out', reason: 'Your sign-in ended. Sign in again.' });
       return;
     }
+    this.tokenUsed = token;
     const abort = new AbortController();
     this.abort = abort;
     const headers: Record<string, string> = {
@@ -121,9 +124,11 @@ export class EventStream {
     await this.read(res.body, abort);
     if (this.stopped) return;
     if (this.expired) {
-      // Not a failure: the token ended. Refresh and resume at once.
+      // Not a failure: the token ended. Refresh (unless the scheduled refresh
+      // already replaced it; refresh tokens rotate, so never twice) and resume at once.
       this.expired = false;
-      const outcome = await this.deps.refresh();
+      const current = await this.deps.accessToken();
+      const outcome = current !== null && current !== this.tokenUsed ? 'ok' : await this.deps.refresh();
       if (outcome === 'signed-out') {
         this.status({ state: 'signed-out', reason: 'Your sign-in expired. Sign in again.' });
         return;
