@@ -27,6 +27,7 @@ let server: Server;
 let dataDir: string;
 let token: string;
 let browser: Browser;
+let fraudId = 0;
 const contexts: BrowserContext[] = [];
 
 async function open(email: string, password: string, scheme: 'dark' | 'light' = 'dark', width?: number, height?: number) {
@@ -112,13 +113,13 @@ describe('Belfry web UI', () => {
       body: 'Only 3 left across all warehouses. Reorder lead time is 9 days.',
       data: { sku: 'MER-CREW-M', remaining: 3 },
     });
-    await publish(server.url, token, {
+    ({ id: fraudId } = await publish(server.url, token, {
       kind: 'fraud.detected',
       title: 'Possible fraud on order #1043',
       body: 'Billing and shipping countries differ; card issued abroad; 4 attempts in 2 minutes.',
       link: 'https://shop.example/admin/orders/1043',
       data: { order_id: 1043, risk_score: 0.93, attempts: 4 },
-    });
+    }));
     await publish(server.url, token, {
       kind: 'refund.requested',
       title: 'Refund requested for order #1019',
@@ -226,6 +227,36 @@ describe('Belfry web UI', () => {
     await page.context().close();
   });
 
+  it('shows at most three toasts and a +N more chip', async () => {
+    const { page, ctx } = await open(ALICE.email, ALICE.password);
+    for (let i = 1; i <= 5; i += 1) await publish(server.url, token, { kind: 'stock.low', title: `Low stock: item ${i}` });
+    await until(async () => ((await page.getByTestId('toast-more').textContent().catch(() => '')) ?? '') === '+2 more', '+2 more');
+    expect(await page.getByTestId('toast').count()).toBe(3);
+    expect(await page.getByTestId('toast').first().textContent()).toContain('Low stock: item 5');
+    await shot(page, 'toasts-more-dark');
+    await ctx.close();
+  });
+
+  it('pages through the inbox with filters as it scrolls', async () => {
+    for (let i = 1; i <= 55; i += 1) {
+      await publish(server.url, token, { kind: 'shipment.updated', title: `Parcel ${i} out for delivery`, body: `Tracking BF${1000 + i}` });
+    }
+    const { page, ctx } = await open(ALICE.email, ALICE.password);
+    await page.getByRole('link', { name: 'Inbox' }).click();
+    await page.getByTestId('filter-kind').selectOption('shipment.updated');
+    const rows = page.getByTestId('inbox-row');
+    await until(async () => (await rows.count()) >= 50, 'first page');
+    expect(await rows.first().textContent()).toContain('Parcel 55 out for delivery');
+    await rows.nth(49).scrollIntoViewIfNeeded();
+    await page.locator('.inbox__sentinel').scrollIntoViewIfNeeded();
+    await until(async () => (await rows.count()) === 55, 'second page');
+    expect(await rows.last().textContent()).toContain('Parcel 1 out for delivery');
+    await page.getByText('That’s everything.').waitFor();
+    await page.getByTestId('filter-severity').selectOption('critical');
+    await until(async () => (await page.getByText('No notifications match these filters.').count()) === 1, 'empty filter result');
+    await ctx.close();
+  });
+
   it('traps focus in the dropdown and works from the keyboard', async () => {
     const { page, ctx } = await open(ALICE.email, ALICE.password);
     await page.getByTestId('bell').focus();
@@ -285,10 +316,10 @@ describe('Belfry web UI', () => {
   it('lays out the inbox in dark and light, wide and at 360 px', async () => {
     for (const scheme of ['dark', 'light'] as const) {
       const { page, ctx } = await open(ALICE.email, ALICE.password, scheme);
-      await page.getByRole('link', { name: 'Inbox' }).click();
-      const first = page.getByTestId('inbox-row').filter({ hasText: 'Possible fraud on order #1043' });
-      await first.click();
-      await page.getByTestId('notification-detail').waitFor();
+      // A deep link to a notification well below the first page.
+      await page.goto(`${server.url}/inbox/${fraudId}`);
+      await until(async () => ((await page.getByTestId('detail-title').textContent().catch(() => '')) ?? '') === 'Possible fraud on order #1043', 'deep-linked detail');
+      await page.getByTestId('filter-severity').selectOption('warning');
       await page.getByTestId('detail-fields').waitFor();
       await shot(page, `inbox-${scheme}`);
       if (scheme === 'light') {

@@ -26,6 +26,8 @@ export interface InboxState {
   capped: boolean;
   error: string | null;
   loaded: boolean;
+  /** A deep-linked notification that is not in the loaded list. */
+  extra: InboxItem | null;
 }
 
 const INITIAL: InboxState = {
@@ -37,6 +39,7 @@ const INITIAL: InboxState = {
   capped: false,
   error: null,
   loaded: false,
+  extra: null,
 };
 
 export function matchesFilters(n: { severity: Severity; kind: string }, f: InboxFilters): boolean {
@@ -86,12 +89,12 @@ export function createInboxStore(platform: Pick<Platform, 'listNotifications'>) 
     loadMore,
     setFilters(filters: InboxFilters) {
       generation += 1;
-      store.set({ ...INITIAL, filters });
+      store.set((s) => ({ ...INITIAL, filters, extra: s.extra }));
       void loadMore();
     },
     reload() {
       generation += 1;
-      store.set((s) => ({ ...INITIAL, filters: s.filters }));
+      store.set((s) => ({ ...INITIAL, filters: s.filters, extra: s.extra }));
       void loadMore();
     },
     apply(e: StreamEvent) {
@@ -106,20 +109,48 @@ export function createInboxStore(platform: Pick<Platform, 'listNotifications'>) 
           break;
         }
         case 'read':
-          store.set((s) => ({ ...s, items: s.items.map((x) => applyRead(x, e.read)) }));
+          store.set((s) => ({
+            ...s,
+            items: s.items.map((x) => applyRead(x, e.read)),
+            extra: s.extra && applyRead(s.extra, e.read),
+          }));
           break;
         case 'ack':
-          store.set((s) => ({ ...s, items: s.items.map((x) => applyAck(x, e.ack.id, e.ack.ack)) }));
+          store.set((s) => ({
+            ...s,
+            items: s.items.map((x) => applyAck(x, e.ack.id, e.ack.ack)),
+            extra: s.extra && applyAck(s.extra, e.ack.id, e.ack.ack),
+          }));
           break;
         default:
           break;
       }
     },
     patch(id: number, change: Partial<InboxItem>) {
-      store.set((s) => ({ ...s, items: s.items.map((x) => (x.id === id ? { ...x, ...change } : x)) }));
+      store.set((s) => ({
+        ...s,
+        items: s.items.map((x) => (x.id === id ? { ...x, ...change } : x)),
+        extra: s.extra?.id === id ? { ...s.extra, ...change } : s.extra,
+      }));
     },
     find(id: number): InboxItem | undefined {
-      return store.get().items.find((x) => x.id === id);
+      const s = store.get();
+      return s.items.find((x) => x.id === id) ?? (s.extra?.id === id ? s.extra : undefined);
+    },
+    /**
+     * Loads one notification for a deep link. There is no single-item
+     * endpoint; the page of one just below `id + 1` is that notification.
+     */
+    async loadOne(id: number): Promise<boolean> {
+      try {
+        const page = await platform.listNotifications({ limit: 1, before: id + 1 });
+        const item = page.items[0];
+        if (item?.id !== id) return false;
+        store.set((s) => ({ ...s, extra: item }));
+        return true;
+      } catch {
+        return false;
+      }
     },
     clear() {
       generation += 1;

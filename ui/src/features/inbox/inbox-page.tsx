@@ -1,7 +1,7 @@
 //! The inbox: unread summary, filters (severity, kind, unread only), an
 //! infinitely scrolling list and the detail of the selected notification.
 
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { useApp } from '../../app/context';
 import { navigate } from '../../app/router';
 import { AckLine } from '../../components/ack-line';
@@ -31,7 +31,25 @@ export function InboxPage({ selectedId }: { selectedId: number | null }) {
     return () => io.disconnect();
   }, [app, state.items.length]);
 
-  const selected = selectedId === null ? undefined : (state.items.find((x) => x.id === selectedId) ?? recent.find((x) => x.id === selectedId));
+  const selected =
+    selectedId === null
+      ? undefined
+      : (state.items.find((x) => x.id === selectedId) ??
+        recent.find((x) => x.id === selectedId) ??
+        (state.extra?.id === selectedId ? state.extra : undefined));
+  const [missing, setMissing] = useState<number | null>(null);
+
+  // A deep link to a notification outside the loaded pages fetches just that one.
+  useEffect(() => {
+    if (selectedId === null || selected || !state.loaded) return;
+    let live = true;
+    void app.inbox.loadOne(selectedId).then((found) => {
+      if (live && !found) setMissing(selectedId);
+    });
+    return () => {
+      live = false;
+    };
+  }, [app, selectedId, selected, state.loaded]);
 
   // Opening a notification marks it read once; "Mark unread" afterwards sticks.
   const autoRead = useRef<number | null>(null);
@@ -134,9 +152,15 @@ export function InboxPage({ selectedId }: { selectedId: number | null }) {
               <div className="empty-orb" aria-hidden="true">
                 <InboxIcon size={22} />
               </div>
-              <p className="empty-title">{selectedId === null ? 'Select a notification' : 'Not loaded'}</p>
+              <p className="empty-title">
+                {selectedId === null ? 'Select a notification' : missing === selectedId ? 'Not found' : 'Loading…'}
+              </p>
               <p className="empty-sub">
-                {selectedId === null ? 'Its details, data and link appear here.' : 'This notification is not in the loaded list.'}
+                {selectedId === null
+                  ? 'Its details, data and link appear here.'
+                  : missing === selectedId
+                    ? 'This notification does not exist or is no longer kept.'
+                    : 'Fetching this notification.'}
               </p>
             </div>
           )}
