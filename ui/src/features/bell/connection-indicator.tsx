@@ -24,6 +24,14 @@ export function connectionLabel(s: ConnectionStatus, now: number): { label: stri
   }
 }
 
+const STATE_NAMES: Record<ConnectionStatus['state'], string> = {
+  live: 'live',
+  connecting: 'connecting',
+  reconnecting: 'reconnecting',
+  offline: 'offline',
+  'signed-out': 'sign-in needed',
+};
+
 export function ConnectionIndicator() {
   const { notifications } = useApp();
   const status = useStore(notifications.store, (s) => s.status);
@@ -36,10 +44,15 @@ export function ConnectionIndicator() {
   }, [status]);
   const { label, detail } = connectionLabel(status, now);
   return (
-    <div className={`conn conn--${status.state}`} data-testid="connection-status" data-state={status.state} title={detail} role="status">
+    <div className={`conn conn--${status.state}`} data-testid="connection-status" data-state={status.state} title={detail}>
       <span className="conn__dot" aria-hidden="true" />
-      <span className="conn__label">{label}</span>
-      <span className="sr-only">{detail}</span>
+      <span className="conn__label" aria-hidden="true" data-testid="connection-label">
+        {label}
+      </span>
+      {/* Announce state changes, not every tick of the countdown. */}
+      <span className="sr-only" role="status">
+        {`Connection: ${STATE_NAMES[status.state]}. ${detail}`}
+      </span>
     </div>
   );
 }

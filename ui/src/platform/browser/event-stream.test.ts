@@ -199,6 +199,15 @@ describe('event stream', () => {
     expect(t.fetchFn).toHaveBeenCalledTimes(1);
   });
 
+  it('says offline when the device has no network', async () => {
+    const t = setup({ isOnline: () => false });
+    t.replies.push('refused');
+    t.stream.start();
+    await tick();
+    expect(t.statuses().at(-1)?.state).toBe('offline');
+    t.stream.stop();
+  });
+
   it('waits at least Retry-After when the server is busy', async () => {
     const t = setup();
     t.replies.push(429);

@@ -3,9 +3,16 @@
 
 const TONES: Record<string, number[]> = { info: [660], warning: [660, 880], critical: [880, 660, 880] };
 
+/** A burst of notifications makes one chime, not a din. */
+const MIN_GAP_MS = 1_500;
+
 let ctx: AudioContext | null = null;
+let last = 0;
 
 export function beep(severity: string): void {
+  const now = Date.now();
+  if (now - last < MIN_GAP_MS) return;
+  last = now;
   try {
     ctx ??= new AudioContext();
     const tones = TONES[severity] ?? [660];
