@@ -248,7 +248,7 @@ describe('Belfry web UI', () => {
     await until(async () => (await rows.count()) >= 50, 'first page');
     expect(await rows.first().textContent()).toContain('Parcel 55 out for delivery');
     await rows.nth(49).scrollIntoViewIfNeeded();
-    await page.locator('.inbox__sentinel').scrollIntoViewIfNeeded();
+    await page.getByTestId('inbox-sentinel').scrollIntoViewIfNeeded();
     await until(async () => (await rows.count()) === 55, 'second page');
     expect(await rows.last().textContent()).toContain('Parcel 1 out for delivery');
     await page.getByText('That’s everything.').waitFor();
@@ -295,7 +295,7 @@ describe('Belfry web UI', () => {
     await toggle.click();
     await until(async () => (await toggle.textContent()) === 'Mark read', 'marked unread');
     await until(
-      async () => (await a2.page.locator(`[data-testid="inbox-row"][data-id="${n.id}"] .nrow__dot`).count()) === 1,
+      async () => (await a2.page.locator(`[data-testid="inbox-row"][data-id="${n.id}"]`).getAttribute('data-read')) === 'false',
       'row unread in the list',
     );
     expect(await toggle.textContent()).toBe('Mark read');
@@ -303,12 +303,18 @@ describe('Belfry web UI', () => {
     // Quiet hours shown for the screenshot only (saving them would silence later tests).
     await a1.page.getByTestId('quiet-hours').check({ force: true });
     await a1.page.getByLabel('Kind to mute').fill('shipment.updated');
+    await a1.page.getByLabel('Mute for').selectOption('1');
     await a1.page.getByRole('button', { name: 'Mute', exact: true }).click();
     await shot(a1.page, 'settings-dark');
     await a1.page.getByTestId('quiet-hours').uncheck({ force: true });
     await a1.page.getByTestId('popup-threshold').selectOption('warning');
     await a1.page.getByTestId('save-preferences').click();
     await a1.page.getByText('Saved.').waitFor();
+    // The timed mute went through the server and back.
+    await until(async () => ((await a2.page.getByRole('link', { name: 'Settings' }).count()) > 0), 'nav');
+    await a2.page.getByRole('link', { name: 'Settings' }).click();
+    await until(async () => (await a2.page.getByRole('button', { name: 'Unmute shipment.updated' }).count()) === 1, 'mute synced');
+    expect(await a2.page.getByTestId('muted-kind').filter({ hasText: 'shipment.updated' }).textContent()).toContain('until');
     await a1.ctx.close();
     await a2.ctx.close();
   });

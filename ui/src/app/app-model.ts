@@ -33,22 +33,29 @@ export function createAppModel(platform: Platform) {
     }
   }
 
+  function loadPreferences() {
+    platform
+      .getPreferences()
+      .then((p) => notifications.setPreferences(p))
+      .catch(() => undefined);
+  }
+
   function start() {
     closeStream?.();
     closeStream = platform.openStream((e) => {
       notifications.apply(e);
       inbox.apply(e);
-      if (e.type === 'ready') void refreshHistory(false);
+      if (e.type === 'ready') {
+        // Changes made while disconnected arrive with no event: refetch.
+        void refreshHistory(false);
+        loadPreferences();
+      }
       if (e.type === 'reset') {
         void refreshHistory(true);
         inbox.reload();
       }
     });
     realertTimer ??= setInterval(() => notifications.realert(), REALERT_CHECK_MS);
-    platform
-      .getPreferences()
-      .then((p) => notifications.setPreferences(p))
-      .catch(() => undefined);
   }
 
   function stop() {

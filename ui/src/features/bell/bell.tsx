@@ -19,9 +19,9 @@ export function Bell() {
   const [open, setOpen] = useState(false);
   const button = useRef<HTMLButtonElement>(null);
   const text = badgeText(unread.total);
-  const close = useCallback(() => {
+  const close = useCallback((restoreFocus = true) => {
     setOpen(false);
-    button.current?.focus();
+    if (restoreFocus) button.current?.focus();
   }, []);
 
   return (
@@ -52,7 +52,7 @@ export function Bell() {
   );
 }
 
-function Panel({ onClose, anchor }: { onClose: () => void; anchor: React.RefObject<HTMLButtonElement | null> }) {
+function Panel({ onClose, anchor }: { onClose: (restoreFocus?: boolean) => void; anchor: React.RefObject<HTMLButtonElement | null> }) {
   const app = useApp();
   const items = useStore(app.notifications.store, (s) => s.items);
   const unread = useStore(app.notifications.store, (s) => s.unread.total);
@@ -62,7 +62,8 @@ function Panel({ onClose, anchor }: { onClose: () => void; anchor: React.RefObje
     panel.current?.querySelector<HTMLElement>(FOCUSABLE)?.focus();
     const onDown = (e: MouseEvent) => {
       const t = e.target as Node;
-      if (!panel.current?.contains(t) && !anchor.current?.contains(t)) onClose();
+      // A click elsewhere keeps focus where the admin clicked.
+      if (!panel.current?.contains(t) && !anchor.current?.contains(t)) onClose(false);
     };
     document.addEventListener('mousedown', onDown);
     return () => document.removeEventListener('mousedown', onDown);
@@ -90,7 +91,7 @@ function Panel({ onClose, anchor }: { onClose: () => void; anchor: React.RefObje
 
   const open = (item: InboxItem) => {
     void app.markRead(item.id).catch(() => undefined);
-    onClose();
+    onClose(false);
     navigate(`/inbox/${item.id}`);
   };
 
@@ -141,7 +142,7 @@ function Panel({ onClose, anchor }: { onClose: () => void; anchor: React.RefObje
           className="btn btn--link"
           data-testid="view-all"
           onClick={() => {
-            onClose();
+            onClose(false);
             navigate('/inbox');
           }}
         >

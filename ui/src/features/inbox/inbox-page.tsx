@@ -125,7 +125,7 @@ export function InboxPage({ selectedId }: { selectedId: number | null }) {
               ))}
             </ul>
           )}
-          <div ref={sentinel} className="inbox__sentinel">
+          <div ref={sentinel} className="inbox__sentinel" data-testid="inbox-sentinel">
             {state.loading && <span className="spinner" aria-label="Loading" />}
             {state.error && (
               <p className="form-error" role="alert">
@@ -178,6 +178,7 @@ function InboxRow({ item, selected }: { item: InboxItem; selected: boolean }) {
         className={`irow sev-${item.severity}${item.read ? '' : ' is-unread'}${selected ? ' is-selected' : ''}`}
         data-testid="inbox-row"
         data-id={item.id}
+        data-read={item.read}
         aria-current={selected ? 'true' : undefined}
         onClick={() => navigate(`/inbox/${item.id}`)}
       >

@@ -9,6 +9,14 @@ import { KNOWN_KINDS, SEVERITIES, type Preferences, type Severity } from '../../
 import { ApiError } from '../../platform';
 import { useStore } from '../../stores/create-store';
 
+const MUTE_DURATIONS: [string, number][] = [
+  ['Until unmuted', 0],
+  ['For 1 hour', 1],
+  ['For 8 hours', 8],
+  ['For a day', 24],
+  ['For a week', 168],
+];
+
 export function SettingsPage() {
   const app = useApp();
   const session = useStore(app.session, (s) => s);
@@ -18,6 +26,7 @@ export function SettingsPage() {
   const [saving, setSaving] = useState(false);
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
   const [newKind, setNewKind] = useState('');
+  const [muteFor, setMuteFor] = useState(0);
 
   useEffect(() => {
     if (!dirty) setDraft(current);
@@ -111,7 +120,7 @@ export function SettingsPage() {
           {draft.muted_kinds.length === 0 && <p className="muted">Nothing muted.</p>}
           <ul className="chips">
             {draft.muted_kinds.map((m) => (
-              <li key={m.kind} className="chip">
+              <li key={m.kind} className="chip" data-testid="muted-kind">
                 {m.kind}
                 {m.until && <span className="muted"> until {new Date(m.until).toLocaleString()}</span>}
                 <button
@@ -139,12 +148,20 @@ export function SettingsPage() {
                 <option key={k} value={k} />
               ))}
             </datalist>
+            <select className="select" aria-label="Mute for" value={muteFor} onChange={(e) => setMuteFor(Number(e.target.value))}>
+              {MUTE_DURATIONS.map(([label, hours]) => (
+                <option key={hours} value={hours}>
+                  {label}
+                </option>
+              ))}
+            </select>
             <button
               type="button"
               className="btn"
               disabled={!newKind || draft.muted_kinds.some((m) => m.kind === newKind)}
               onClick={() => {
-                edit((p) => ({ ...p, muted_kinds: [...p.muted_kinds, { kind: newKind }] }));
+                const until = muteFor > 0 ? new Date(Date.now() + muteFor * 3_600_000).toISOString() : null;
+                edit((p) => ({ ...p, muted_kinds: [...p.muted_kinds, until ? { kind: newKind, until } : { kind: newKind }] }));
                 setNewKind('');
               }}
             >
