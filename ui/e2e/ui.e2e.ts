@@ -346,6 +346,28 @@ describe('Belfry web UI', () => {
     await ctx.close();
   });
 
+  it('shows Offline without network, then folds what it missed into one summary toast', async () => {
+    const { page, ctx, seen } = await open(ALICE.email, ALICE.password);
+    const before = await badge(page);
+    await ctx.setOffline(true);
+    const status = page.getByTestId('connection-status');
+    await until(async () => (await status.getAttribute('data-state')) === 'offline', 'offline');
+    expect(await page.getByTestId('connection-label').textContent()).toBe('Offline');
+    await publish(server.url, token, { kind: 'stock.low', title: 'Missed offline #1' });
+    await publish(server.url, token, { kind: 'fraud.detected', title: 'Missed offline #2' });
+    await ctx.setOffline(false);
+    await until(async () => (await status.getAttribute('data-state')) === 'live', 'live again', 40_000);
+    const summary = page.locator('[data-testid="toast"][data-kind="summary"]');
+    await summary.waitFor();
+    expect(await summary.textContent()).toContain('2 notifications arrived while you were away');
+    expect(await summary.textContent()).toContain('1 critical');
+    expect(await page.locator('[data-testid="toast"][data-id]').filter({ hasText: 'Missed offline' }).count()).toBe(0);
+    await until(async () => (await badge(page)) === before + 2, 'badge +2');
+    await shot(page, 'backlog-summary-dark');
+    expect(seen.errors).toEqual([]);
+    await ctx.close();
+  });
+
   it('reconnects after a server restart and shows what was published meanwhile exactly once', async () => {
     const { page, seen } = await open(ALICE.email, ALICE.password);
     const before = await badge(page);

@@ -49,10 +49,13 @@ export class BrowserPlatform implements Platform {
       onEvent,
     );
     const online = () => stream.retryNow();
+    const offline = () => stream.dropForOffline();
     window.addEventListener('online', online);
+    window.addEventListener('offline', offline);
     stream.start();
     return () => {
       window.removeEventListener('online', online);
+      window.removeEventListener('offline', offline);
       stream.stop();
     };
   }

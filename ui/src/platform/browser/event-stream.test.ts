@@ -199,12 +199,22 @@ describe('event stream', () => {
     expect(t.fetchFn).toHaveBeenCalledTimes(1);
   });
 
-  it('says offline when the device has no network', async () => {
-    const t = setup({ isOnline: () => false });
-    t.replies.push('refused');
+  it('says offline when the device has no network, and resumes when it is back', async () => {
+    let online = true;
+    const t = setup({ isOnline: () => online });
     t.stream.start();
     await tick();
+    t.conns[0]?.push(ready(4));
+    await tick();
+    online = false;
+    t.stream.dropForOffline();
+    await tick();
     expect(t.statuses().at(-1)?.state).toBe('offline');
+    online = true;
+    t.stream.retryNow();
+    await tick();
+    expect(t.fetchFn).toHaveBeenCalledTimes(2);
+    expect(t.conns[1]?.headers['Last-Event-ID']).toBe('4');
     t.stream.stop();
   });
 

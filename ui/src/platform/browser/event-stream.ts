@@ -72,6 +72,15 @@ export class EventStream {
     void this.connect();
   }
 
+  /**
+   * The device lost its network: the open stream is dead even if no error has
+   * surfaced yet, so drop it now and show Offline until `retryNow`.
+   */
+  dropForOffline(): void {
+    if (this.stopped) return;
+    this.abort?.abort();
+  }
+
   /** The id a resume would send as Last-Event-ID. */
   get resumeFrom(): number | null {
     return this.lastId;
