@@ -89,6 +89,11 @@ export function addAdmin(dataDir: string, email: string, password: string): void
   cli(['user', '--data-dir', dataDir, '--jwt-secret', JWT_SECRET, 'add', '--email', email, '--admin', '--password-stdin'], `${password}\n`);
 }
 
+/** Sets a new password, which revokes every sign-in of the account. */
+export function setPassword(dataDir: string, email: string, password: string): void {
+  cli(['user', '--data-dir', dataDir, '--jwt-secret', JWT_SECRET, 'set-password', email, '--password-stdin'], `${password}\n`);
+}
+
 export function publishToken(dataDir: string): string {
   const out = cli(['token', '--data-dir', dataDir, '--jwt-secret', JWT_SECRET, '--scope', 'publish', '--sub', 'orders', '--ttl', '1h']);
   const lines = out.trim().split('\n');

@@ -12,6 +12,7 @@ import {
   publish,
   publishToken,
   removeDir,
+  setPassword,
   signIn,
   startServer,
   tempDataDir,
@@ -22,6 +23,7 @@ import {
 
 const ALICE = { email: 'alice@shop.example', password: 'correct horse battery' };
 const BOB = { email: 'bob@shop.example', password: 'another long password' };
+const CAROL = { email: 'carol@shop.example', password: 'carol first password' };
 
 let server: Server;
 let dataDir: string;
@@ -67,6 +69,7 @@ beforeAll(async () => {
   dataDir = tempDataDir();
   addAdmin(dataDir, ALICE.email, ALICE.password);
   addAdmin(dataDir, BOB.email, BOB.password);
+  addAdmin(dataDir, CAROL.email, CAROL.password);
   token = publishToken(dataDir);
   server = await startServer(dataDir);
   browser = await launchBrowser();
@@ -365,6 +368,18 @@ describe('Belfry web UI', () => {
     await until(async () => (await badge(page)) === before + 2, 'badge +2');
     await shot(page, 'backlog-summary-dark');
     expect(seen.errors).toEqual([]);
+    await ctx.close();
+  });
+
+  it('asks for a new sign-in when the account\'s sign-ins are revoked', async () => {
+    const { page, ctx } = await open(CAROL.email, CAROL.password);
+    setPassword(dataDir, CAROL.email, 'carol second password');
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    expect(await page.getByRole('status').filter({ hasText: 'Sign in again' }).count()).toBe(1);
+    await page.getByLabel('Email').fill(CAROL.email);
+    await page.getByLabel('Password').fill('carol second password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('[data-testid="connection-status"][data-state="live"]').waitFor();
     await ctx.close();
   });
 

@@ -73,7 +73,7 @@ export function createAppModel(platform: Platform) {
     if (!s && !signingOut) {
       closeStream?.();
       closeStream = null;
-      notifications.apply({ type: 'status', status: { state: 'signed-out', reason: 'Your sign-in ended.' } });
+      notifications.apply({ type: 'status', status: { state: 'signed-out', reason: 'Your sign-in ended. Sign in again.' } });
     }
   });
 
