@@ -257,6 +257,13 @@ describe('Belfry web UI', () => {
     await page.getByText('That’s everything.').waitFor();
     await page.getByTestId('filter-severity').selectOption('critical');
     await until(async () => (await page.getByText('No notifications match these filters.').count()) === 1, 'empty filter result');
+    // The summary cards are shortcuts to unread of a severity.
+    await page.getByTestId('filter-kind').selectOption('');
+    await page.getByTestId('stat-warning').click();
+    expect(await page.getByTestId('filter-severity').inputValue()).toBe('warning');
+    expect(await page.getByTestId('filter-unread').isChecked()).toBe(true);
+    await until(async () => (await rows.count()) > 0, 'unread warnings listed');
+    for (const r of await rows.all()) expect(await r.getAttribute('data-read')).toBe('false');
     await ctx.close();
   });
 
@@ -346,6 +353,11 @@ describe('Belfry web UI', () => {
     await shot(page, 'inbox-360-dark');
     await openPanel(page);
     await shot(page, 'dropdown-360-dark');
+    await closePanel(page);
+    await page.goto(`${server.url}/inbox/${fraudId}`);
+    await page.getByTestId('detail-fields').waitFor();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+    await shot(page, 'detail-360-dark');
     await ctx.close();
   });
 

@@ -208,9 +208,11 @@ function InboxRow({ item, selected }: { item: InboxItem; selected: boolean }) {
   );
 }
 
+/** Unread counts per severity; a card filters the list to unread of that severity. */
 function Summary() {
   const app = useApp();
   const unread = useStore(app.notifications.store, (s) => s.unread);
+  const filters = useStore(app.inbox.store, (s) => s.filters);
   const cards: { key: Severity | 'total'; label: string }[] = [
     { key: 'total', label: 'Unread' },
     { key: 'critical', label: 'Critical' },
@@ -220,13 +222,23 @@ function Summary() {
   return (
     <div className="summary" data-testid="summary">
       {cards.map((c) => (
-        <div key={c.key} className={`stat stat--${c.key}${unread[c.key] > 0 ? ' is-active' : ''}`}>
+        <button
+          type="button"
+          key={c.key}
+          className={`stat stat--${c.key}${unread[c.key] > 0 ? ' is-active' : ''}`}
+          data-testid={`stat-${c.key}`}
+          aria-label={`${unread[c.key]} unread ${c.key === 'total' ? 'in all' : c.label.toLowerCase()}: show them`}
+          onClick={() => {
+            navigate('/inbox');
+            app.inbox.setFilters({ ...filters, unreadOnly: true, minSeverity: c.key === 'total' ? null : c.key });
+          }}
+        >
           <span className="stat__label">
             {c.key !== 'total' && <SeverityIcon severity={c.key} size={14} />}
             {c.label}
           </span>
           <span className="stat__value">{unread[c.key]}</span>
-        </div>
+        </button>
       ))}
     </div>
   );
