@@ -40,6 +40,28 @@ describe('notification store', () => {
     expect(toasts.store.get().toasts).toHaveLength(1);
   });
 
+  it('still pops up a notification the history fetch brought before its stream frame', () => {
+    const { s, toasts } = setup();
+    s.apply({ type: 'ready', ready: { last_id: 4, unread: counts(0, 0, 0, 0) } });
+    // History (fetched on ready) wins the race against the frames.
+    s.mergeHistory(
+      [
+        { ...n(6), read: false, ack: null },
+        { ...n(5), read: false, ack: null },
+      ],
+      counts(2, 0, 2, 0),
+    );
+    s.apply({ type: 'notification', notification: n(5), replayed: true });
+    s.apply({ type: 'notification', notification: n(6), replayed: false });
+    s.apply({ type: 'notification', notification: n(6), replayed: false });
+    expect(toasts.store.get().toasts.map((t) => [t.key, t.count])).toEqual([
+      ['n-6', 1],
+      [BACKLOG_KEY, 1],
+    ]);
+    expect(s.store.get().unread.total).toBe(2);
+    expect(s.store.get().items).toHaveLength(2);
+  });
+
   it('applies read events by ids, by up_to and as unread again, with the server counts', () => {
     const { s } = setup();
     for (const id of [1, 2, 3]) s.apply({ type: 'notification', notification: n(id), replayed: false });

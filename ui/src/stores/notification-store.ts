@@ -57,15 +57,21 @@ export function createNotificationStore(opts: NotificationStoreOptions = {}) {
     preferences: DEFAULT_PREFERENCES,
   });
   const seen = new Set<number>();
+  /**
+   * Ids that already made a toast or joined a backlog summary. Separate from
+   * `seen`: the history fetched on `ready` can bring a notification before its
+   * own stream frame does, and that frame must still pop up (once).
+   */
+  const announced = new Set<number>();
   /** When each critical notification last alerted in this session, for re-alerts. */
   const alertedAt = new Map<number, number>();
 
-  function remember(id: number): boolean {
-    if (seen.has(id)) return false;
-    seen.add(id);
-    if (seen.size > MAX_SEEN) {
-      const oldest = seen.values().next().value;
-      if (oldest !== undefined) seen.delete(oldest);
+  function remember(id: number, set: Set<number> = seen): boolean {
+    if (set.has(id)) return false;
+    set.add(id);
+    if (set.size > MAX_SEEN) {
+      const oldest = set.values().next().value;
+      if (oldest !== undefined) set.delete(oldest);
     }
     return true;
   }
@@ -79,15 +85,17 @@ export function createNotificationStore(opts: NotificationStoreOptions = {}) {
 
   function onNotification(n: Notification, replayed: boolean) {
     const isNew = remember(n.id) && !store.get().items.some((x) => x.id === n.id);
-    if (!isNew) return;
-    store.set((s) => ({
-      ...s,
-      items: insert(s.items, { ...n, read: false, ack: null }),
-      // Replayed backlog is already in ready's counts.
-      unread: replayed
-        ? s.unread
-        : { ...s.unread, total: s.unread.total + 1, [n.severity]: s.unread[n.severity] + 1 },
-    }));
+    if (isNew) {
+      store.set((s) => ({
+        ...s,
+        items: insert(s.items, { ...n, read: false, ack: null }),
+        // Replayed backlog is already in ready's counts.
+        unread: replayed
+          ? s.unread
+          : { ...s.unread, total: s.unread.total + 1, [n.severity]: s.unread[n.severity] + 1 },
+      }));
+    }
+    if (!remember(n.id, announced)) return;
     if (replayed) {
       opts.toasts?.backlog(n);
       return;
@@ -183,6 +191,7 @@ export function createNotificationStore(opts: NotificationStoreOptions = {}) {
     },
     reset() {
       seen.clear();
+      announced.clear();
       alertedAt.clear();
       store.set({ status: { state: 'connecting' }, unread: NO_UNREAD, items: [], preferences: DEFAULT_PREFERENCES });
     },
