@@ -25,9 +25,10 @@ export function createAppModel(platform: Platform) {
 
   async function refreshHistory(replace: boolean) {
     try {
+      const since = notifications.mark();
       const page = await platform.listNotifications({ limit: HISTORY_PAGE });
       if (replace) notifications.replaceHistory(page.items, page.unread);
-      else notifications.mergeHistory(page.items, page.unread);
+      else notifications.mergeHistory(page.items, page.unread, since);
     } catch {
       // The stream keeps counts right; the list fills on the next ready.
     }

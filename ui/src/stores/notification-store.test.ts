@@ -62,6 +62,27 @@ describe('notification store', () => {
     expect(s.store.get().items).toHaveLength(2);
   });
 
+  it('does not let a history page older than a read event undo it', () => {
+    const { s } = setup();
+    s.apply({ type: 'notification', notification: n(1), replayed: false });
+    const since = s.mark();
+    // A read event arrives while the page is in flight; the page predates it.
+    s.apply({ type: 'read', read: { ids: [1], unread: counts(0, 0, 0, 0) } });
+    s.mergeHistory(
+      [
+        { ...n(1), read: false, ack: null },
+        { ...n(0), read: true, ack: null },
+      ],
+      counts(1, 0, 1, 0),
+      since,
+    );
+    expect(s.store.get().items.map((x) => [x.id, x.read])).toEqual([
+      [1, true],
+      [0, true],
+    ]);
+    expect(s.store.get().unread.total).toBe(0);
+  });
+
   it('applies read events by ids, by up_to and as unread again, with the server counts', () => {
     const { s } = setup();
     for (const id of [1, 2, 3]) s.apply({ type: 'notification', notification: n(id), replayed: false });

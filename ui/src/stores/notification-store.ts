@@ -65,6 +65,8 @@ export function createNotificationStore(opts: NotificationStoreOptions = {}) {
   const announced = new Set<number>();
   /** When each critical notification last alerted in this session, for re-alerts. */
   const alertedAt = new Map<number, number>();
+  /** Counts stream events that change counts or item state; see `mergeHistory`. */
+  let eventSeq = 0;
 
   function remember(id: number, set: Set<number> = seen): boolean {
     if (set.has(id)) return false;
@@ -114,7 +116,12 @@ export function createNotificationStore(opts: NotificationStoreOptions = {}) {
 
   return {
     store,
+    /** A mark to pass back to `mergeHistory` with the page fetched after it. */
+    mark(): number {
+      return eventSeq;
+    },
     apply(e: StreamEvent) {
+      if (e.type === 'notification' || e.type === 'read' || e.type === 'ack') eventSeq += 1;
       switch (e.type) {
         case 'status':
           store.set((s) => ({ ...s, status: e.status }));
@@ -140,13 +147,22 @@ export function createNotificationStore(opts: NotificationStoreOptions = {}) {
           break;
       }
     },
-    /** A fresh first page from the server: its read and ack state win. */
-    mergeHistory(items: InboxItem[], unread: UnreadCounts) {
+    /**
+     * A fresh first page from the server. Its read and ack state and counts
+     * win, unless stream events arrived while it was in flight (`since` from
+     * `mark()`): then the page may be older than what we know, so it only adds
+     * notifications we did not have.
+     */
+    mergeHistory(items: InboxItem[], unread: UnreadCounts, since: number = eventSeq) {
+      const stale = since !== eventSeq;
       for (const it of items) remember(it.id);
       store.set((s) => {
         let next = s.items;
-        for (const it of items) next = insert(next, it);
-        return { ...s, items: next, unread };
+        for (const it of items) {
+          if (stale && next.some((x) => x.id === it.id)) continue;
+          next = insert(next, it);
+        }
+        return { ...s, items: next, unread: stale ? s.unread : unread };
       });
     },
     /** Replaces everything after a `reset`. */
