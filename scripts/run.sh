@@ -1,9 +1,31 @@
 #!/usr/bin/env bash
 # Runs Belfry: the server with a stream of demo store events on the embedded
-# SQLite store. Extra arguments go to `belfry-server serve` (see --help).
+# SQLite store, serving the web UI at http://127.0.0.1:8080 when Node.js is
+# there to build it. Extra arguments go to `belfry-server serve` (see --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/setup.sh
 cargo build --release --locked -p belfry-server
-exec target/release/belfry-server serve --demo "$@"
+bin=target/release/belfry-server
+
+if command -v npm >/dev/null 2>&1; then
+  (cd ui && npm ci --no-audit --no-fund --silent && npm run build --silent)
+else
+  echo "run: Node.js 20 is not installed, so the web UI is not built; the API still runs" >&2
+fi
+
+# A first-run admin account, so the web UI can be signed into at once.
+demo_admin="admin@belfry.local"
+if ! "$bin" user list 2>/dev/null | grep -q "@"; then
+  password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=' | cut -c1-20)
+  printf '%s\n' "$password" | "$bin" user add --email "$demo_admin" --admin --password-stdin
+  cat >&2 <<MSG
+
+  Sign in at http://127.0.0.1:8080 as $demo_admin with password: $password
+  (shown once; change it with: $bin user set-password $demo_admin)
+
+MSG
+fi
+
+exec "$bin" serve --demo "$@"

@@ -3,12 +3,11 @@
 # is missing: a second run changes nothing and asks no package server.
 set -euo pipefail
 
-# System packages the Rust build needs (C toolchain for SQLite's bundled build),
-# and a private D-Bus session with a Secret Service for the keyring test.
 # System packages: the C toolchain (SQLite's bundled build), the real
-# PostgreSQL and Redis the replica tests use, and D-Bus + gnome-keyring for
-# the Secret Service test.
-packages=(build-essential pkg-config ca-certificates postgresql redis-server dbus-bin dbus-daemon gnome-keyring)
+# PostgreSQL and Redis the replica tests use, D-Bus + gnome-keyring for the
+# Secret Service test, and Chromium for the web UI's end-to-end tests (they
+# never download a browser).
+packages=(build-essential pkg-config ca-certificates postgresql redis-server dbus-bin dbus-daemon gnome-keyring chromium)
 
 missing=()
 for pkg in "${packages[@]}"; do

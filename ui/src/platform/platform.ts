@@ -1,0 +1,81 @@
+//! The one interface between the UI and wherever its data comes from.
+//!
+//! Two implementations are designed for: `browser/` (fetch + SSE against
+//! belfry-server, built now) and a Tauri one (events + commands from the
+//! desktop app's Rust client, added by the desktop issue). Nothing outside
+//! `src/platform/` knows which one is running.
+//!
+//! How the Tauri implementation is expected to map (src/platform/tauri/):
+//! - `openStream`: `listen('belfry://event', …)` delivering the same
+//!   `StreamEvent` values, the Rust client owning reconnects, dedupe and
+//!   Last-Event-ID; the returned closer calls the unlisten function.
+//! - `signIn` / `signOut` / REST methods: `invoke('…')` commands that return
+//!   the same wire types and reject with `{kind, message}` (mapped to
+//!   `ApiError`); tokens then live in the Rust side's keychain, not in the page.
+//! - `capabilities`: desktop, test notifications and the bundled server on.
+//! - `playSound`: native notification sounds.
+
+import type {
+  AckEvent,
+  InboxPage,
+  InboxQuery,
+  Notification,
+  Preferences,
+  ReadEvent,
+  ReadyEvent,
+  Severity,
+  UnreadCounts,
+} from '../lib/types';
+
+export type ConnectionStatus =
+  | { state: 'connecting' }
+  | { state: 'live'; since: number }
+  | { state: 'reconnecting'; retryAt: number; attempt: number; reason: string }
+  | { state: 'offline'; reason: string }
+  | { state: 'signed-out'; reason: string };
+
+export type StreamEvent =
+  | { type: 'status'; status: ConnectionStatus }
+  | { type: 'ready'; ready: ReadyEvent }
+  /** `replayed` is true for backlog sent after `ready` on a resume. */
+  | { type: 'notification'; notification: Notification; replayed: boolean }
+  | { type: 'read'; read: ReadEvent }
+  | { type: 'ack'; ack: AckEvent }
+  | { type: 'preferences'; preferences: Preferences }
+  | { type: 'reset'; reason: string };
+
+export interface Session {
+  email: string;
+}
+
+export interface Capabilities {
+  /** Running inside the desktop app. */
+  desktop: boolean;
+  /** Native test notifications can be sent (desktop only). */
+  testNotifications: boolean;
+  /** A bundled server can be switched on and off (desktop only). */
+  bundledServer: boolean;
+}
+
+export type MarkReadRequest = { ids: number[] } | { up_to: number };
+
+export interface Platform {
+  readonly capabilities: Capabilities;
+  /** Human-readable server address, for the login screen and settings. */
+  readonly serverLabel: string;
+  session(): Session | null;
+  signIn(email: string, password: string): Promise<Session>;
+  signOut(): Promise<void>;
+  /** Called when the session ends without the user asking (refresh refused). */
+  onSessionChange(listener: (session: Session | null) => void): () => void;
+  /** Opens the live stream; returns a function that closes it for good. */
+  openStream(onEvent: (event: StreamEvent) => void): () => void;
+  listNotifications(query: InboxQuery): Promise<InboxPage>;
+  markRead(request: MarkReadRequest): Promise<UnreadCounts>;
+  markUnread(ids: number[]): Promise<UnreadCounts>;
+  ack(id: number, note?: string, force?: boolean): Promise<AckEvent>;
+  release(id: number, force?: boolean): Promise<void>;
+  getPreferences(): Promise<Preferences>;
+  putPreferences(preferences: Preferences): Promise<Preferences>;
+  playSound(severity: Severity): void;
+}
