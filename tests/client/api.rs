@@ -1,6 +1,7 @@
-//! The one-off API calls, against a scripted server: the real server's
-//! inbox endpoints are not on this branch yet. These check what the client
-//! sends and how it reads the answers; the shapes come from `belfry-proto`.
+//! The one-off API calls against a scripted server, for answers the real
+//! server cannot be made to give on demand (a 401 right after a refresh,
+//! say): what the client sends and how it reads the answers. `real.rs`
+//! runs the same calls against the real server.
 
 use belfry_client::{Client, Error, HistoryQuery, Tokens};
 use belfry_proto::{MarkRead, Severity};

@@ -7,5 +7,6 @@ mod cli;
 mod fake;
 mod helpers;
 mod keyring;
+mod real;
 mod refresh;
 mod stream;
