@@ -50,6 +50,11 @@ pub struct Replica {
 
 impl Replica {
     pub fn start(shared: &Shared) -> Self {
+        Self::start_with(shared, &[])
+    }
+
+    /// A replica with extra `serve` flags.
+    pub fn start_with(shared: &Shared, extra: &[&str]) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(server_binary())
             .args([
@@ -63,6 +68,7 @@ impl Replica {
             .arg(data_dir.path())
             .args(["--store", &shared.store, "--broker", &shared.broker])
             .args(["--broker-channel", &shared.channel, "--jwt-secret", SECRET])
+            .args(extra)
             .env("RUST_LOG", "belfry_server=info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

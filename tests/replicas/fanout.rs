@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use belfry_proto::ReadEvent;
+use futures_util::FutureExt as _;
 use serde_json::json;
 
 use crate::cluster::{Api, Replica, shared_backends};
@@ -108,4 +109,50 @@ async fn ids_arrive_gapless_and_in_order_while_two_replicas_publish_and_clients_
             "every id once, in order, over {hops} resumes"
         );
     }
+}
+
+#[tokio::test]
+async fn the_per_admin_stream_limit_counts_streams_on_every_replica() {
+    let (shared, _db) = shared_backends().await;
+    let limit = ["--max-streams-per-user", "2"];
+    let a = Replica::start_with(&shared, &limit);
+    let b = Replica::start_with(&shared, &limit);
+    let api = Api::new();
+    let ann = Api::admin("ann");
+    let status = |base: String| {
+        let (api, ann) = (&api, &ann);
+        async move {
+            api.http
+                .get(format!("{base}/api/admin/events"))
+                .bearer_auth(ann)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+
+    let mut on_a = api.connect(&a.base, &ann, None).await.unwrap();
+    on_a.ready().await;
+    let mut on_b = api.connect(&b.base, &ann, None).await.unwrap();
+    on_b.ready().await;
+    // Once the replicas have shared their counts, a third stream is refused
+    // on either of them, though each holds only one.
+    belfry_e2e::wait_until("a third stream is refused on A", || {
+        status(a.base.clone()).map(|s| s == 429)
+    })
+    .await;
+    assert_eq!(status(b.base.clone()).await, 429);
+    // Another admin is not affected.
+    let bob = api.connect(&a.base, &Api::admin("bob"), None).await;
+    assert!(bob.is_some());
+
+    drop(on_b);
+    belfry_e2e::wait_until("a place is free again", || {
+        status(a.base.clone()).map(|s| s == 200)
+    })
+    .await;
+    let n = api.publish(&b.base, "still delivered").await.1.unwrap();
+    assert_eq!(on_a.notifications(1).await[0].id, n);
 }

@@ -165,6 +165,7 @@ impl Server {
         ];
         if state.config.broker.is_some() {
             background.push(tokio::spawn(watch_head(state.clone())));
+            background.push(tokio::spawn(share_stream_counts(state.clone())));
         }
         if state.config.demo {
             tracing::info!(
@@ -310,5 +311,23 @@ async fn watch_head(state: AppState) {
                 }
             }
         }
+    }
+}
+
+/// How often a replica shares its open streams per admin.
+const SHARE_COUNTS_EVERY: Duration = Duration::from_secs(1);
+
+/// Keeps this replica's per-admin stream counts visible to the others, so
+/// `max_streams_per_user` holds across replicas (to within a second).
+async fn share_stream_counts(state: AppState) {
+    let mut every = tokio::time::interval(SHARE_COUNTS_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = state.shutdown.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        let counts = state.limits.per_user();
+        state.broker.share_stream_counts(&counts).await;
     }
 }

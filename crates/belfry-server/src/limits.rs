@@ -35,14 +35,24 @@ impl StreamLimits {
         }
     }
 
+    /// Open streams per admin on this process.
+    pub fn per_user(&self) -> HashMap<String, usize> {
+        self.counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .per_user
+            .clone()
+    }
+
     /// Takes a slot for one stream of `sub`, released when the slot drops.
-    pub fn acquire(&self, sub: &str) -> Result<StreamSlot, LimitExceeded> {
+    /// `elsewhere` is how many streams `sub` holds on other replicas.
+    pub fn acquire(&self, sub: &str, elsewhere: usize) -> Result<StreamSlot, LimitExceeded> {
         let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         if c.total >= self.total {
             return Err(LimitExceeded::Total(self.total));
         }
         let mine = c.per_user.get(sub).copied().unwrap_or(0);
-        if mine >= self.per_user {
+        if mine + elsewhere >= self.per_user {
             return Err(LimitExceeded::PerUser(self.per_user));
         }
         c.total += 1;
@@ -81,15 +91,24 @@ mod tests {
     #[test]
     fn slots_are_limited_per_user_and_in_total_and_freed_on_drop() {
         let limits = StreamLimits::new(2, 3);
-        let a1 = limits.acquire("ann").unwrap();
-        let _a2 = limits.acquire("ann").unwrap();
+        let a1 = limits.acquire("ann", 0).unwrap();
+        let _a2 = limits.acquire("ann", 0).unwrap();
         assert_eq!(
-            limits.acquire("ann").unwrap_err(),
+            limits.acquire("ann", 0).unwrap_err(),
             LimitExceeded::PerUser(2)
         );
-        let _b1 = limits.acquire("bob").unwrap();
-        assert_eq!(limits.acquire("cyd").unwrap_err(), LimitExceeded::Total(3));
+        let _b1 = limits.acquire("bob", 1).unwrap();
+        assert_eq!(
+            limits.acquire("bob", 1).unwrap_err(),
+            LimitExceeded::PerUser(2),
+            "streams on other replicas count too"
+        );
+        assert_eq!(
+            limits.acquire("cyd", 0).unwrap_err(),
+            LimitExceeded::Total(3)
+        );
         drop(a1);
-        assert!(limits.acquire("cyd").is_ok());
+        assert!(limits.acquire("cyd", 0).is_ok());
+        assert_eq!(limits.per_user().get("ann"), Some(&1));
     }
 }

@@ -98,7 +98,8 @@ async fn events(
     let filter = Filter::parse(&query)?;
     let resume_from = last_event_id(&headers)?;
 
-    let slot = state.limits.acquire(&admin.sub).map_err(|e| {
+    let elsewhere = state.broker.streams_elsewhere(&admin.sub).await;
+    let slot = state.limits.acquire(&admin.sub, elsewhere).map_err(|e| {
         tracing::info!(?e, "stream refused by limits");
         ApiError::TooMany {
             message: match e {

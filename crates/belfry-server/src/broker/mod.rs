@@ -7,6 +7,7 @@ mod redis;
 
 pub use self::redis::RedisBroker;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -76,6 +77,15 @@ pub trait Broker: Send + Sync + 'static {
     /// Hands a message to this process's subscribers only (each process
     /// learns revocations from the store itself).
     fn deliver_local(&self, msg: BusMessage);
+
+    /// Streams `sub` holds on other replicas, for the per-admin stream limit
+    /// (none for a single-process broker).
+    async fn streams_elsewhere(&self, _sub: &str) -> usize {
+        0
+    }
+
+    /// Shares this process's open streams per admin with the other replicas.
+    async fn share_stream_counts(&self, _counts: &HashMap<String, usize>) {}
 }
 
 /// Single-process broker.

@@ -7,6 +7,7 @@
 //! every local stream to catch up from the store; clients see a delay, never
 //! a gap.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +27,12 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 const BASE_BACKOFF: Duration = Duration::from_millis(200);
 /// A publish that takes longer is abandoned (the store still has it).
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
+/// A replica's shared stream counts vanish this long after its last update,
+/// so a crashed replica's streams stop counting against anyone's limit.
+const STREAM_COUNTS_TTL_SECS: i64 = 5;
+/// How long a stream may wait on Redis to check the limit; past it the limit
+/// is checked on this replica alone (open rather than refuse).
+const COUNT_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// A bus message as it travels between replicas.
 #[derive(Debug, Serialize, Deserialize)]
@@ -95,6 +102,46 @@ impl RedisBroker {
         });
         tokio::spawn(subscribe_forever(broker.clone(), shutdown));
         Ok(broker)
+    }
+
+    fn counts_key(&self, origin: &str) -> String {
+        format!("{}:streams:{origin}", self.channel)
+    }
+
+    fn replicas_key(&self) -> String {
+        format!("{}:replicas", self.channel)
+    }
+
+    /// Runs `pipe` on the shared connection, (re)connecting when needed.
+    async fn run_pipe<T: redis::FromRedisValue>(
+        &self,
+        pipe: &redis::Pipeline,
+    ) -> Result<T, BrokerError> {
+        let mut guard = self.conn.lock().await;
+        let conn = match guard.as_mut() {
+            Some(c) => c,
+            None => {
+                let c = tokio::time::timeout(
+                    COUNT_TIMEOUT,
+                    self.client.get_multiplexed_async_connection(),
+                )
+                .await
+                .map_err(|_| BrokerError("connecting to Redis timed out".into()))?
+                .map_err(|e| BrokerError(format!("cannot connect to Redis: {e}")))?;
+                guard.insert(c)
+            }
+        };
+        match tokio::time::timeout(COUNT_TIMEOUT, pipe.query_async::<T>(conn)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                *guard = None;
+                Err(BrokerError(format!("Redis: {e}")))
+            }
+            Err(_) => {
+                *guard = None;
+                Err(BrokerError("Redis timed out".into()))
+            }
+        }
     }
 
     async fn publish_wire(&self, wire: &Wire) -> Result<(), BrokerError> {
@@ -167,6 +214,77 @@ impl Broker for RedisBroker {
 
     fn deliver_local(&self, msg: BusMessage) {
         let _ = self.local.send(msg);
+    }
+
+    async fn streams_elsewhere(&self, sub: &str) -> usize {
+        let count = async {
+            let members: Vec<String> = self
+                .run_pipe(redis::pipe().cmd("SMEMBERS").arg(self.replicas_key()))
+                .await
+                .map(|(m,): (Vec<String>,)| m)?;
+            let me = self.origin.to_string();
+            let others: Vec<&String> = members.iter().filter(|m| **m != me).collect();
+            if others.is_empty() {
+                return Ok(0);
+            }
+            let mut pipe = redis::pipe();
+            for o in &others {
+                pipe.cmd("HGET").arg(self.counts_key(o)).arg(sub);
+                pipe.cmd("EXISTS").arg(self.counts_key(o));
+            }
+            let answers: Vec<redis::Value> = self.run_pipe(&pipe).await?;
+            let mut total = 0;
+            let mut gone = redis::pipe();
+            let mut any_gone = false;
+            for (o, pair) in others.iter().zip(answers.chunks(2)) {
+                let n: Option<usize> = redis::from_redis_value(pair[0].clone()).unwrap_or(None);
+                total += n.unwrap_or(0);
+                let exists: i64 = redis::from_redis_value(pair[1].clone()).unwrap_or(1);
+                if exists == 0 {
+                    // A replica that stopped updating: forget it.
+                    gone.cmd("SREM")
+                        .arg(self.replicas_key())
+                        .arg(o.as_str())
+                        .ignore();
+                    any_gone = true;
+                }
+            }
+            if any_gone {
+                let _: Result<(), _> = self.run_pipe(&gone).await;
+            }
+            Ok::<usize, BrokerError>(total)
+        };
+        match count.await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read other replicas' stream counts; limiting on this replica alone");
+                0
+            }
+        }
+    }
+
+    async fn share_stream_counts(&self, counts: &HashMap<String, usize>) {
+        let key = self.counts_key(&self.origin.to_string());
+        let mut pipe = redis::pipe();
+        pipe.atomic().cmd("DEL").arg(&key).ignore();
+        if !counts.is_empty() {
+            let c = pipe.cmd("HSET").arg(&key);
+            for (sub, n) in counts {
+                c.arg(sub).arg(*n);
+            }
+            c.ignore();
+        }
+        pipe.cmd("EXPIRE")
+            .arg(&key)
+            .arg(STREAM_COUNTS_TTL_SECS)
+            .ignore();
+        pipe.cmd("SADD")
+            .arg(self.replicas_key())
+            .arg(self.origin.to_string())
+            .ignore();
+        if let Err(e) = self.run_pipe::<()>(&pipe).await {
+            tracing::debug!(error = %e, "stream counts not shared");
+        }
     }
 }
 
