@@ -99,16 +99,26 @@ mod tests {
         );
         let _b1 = limits.acquire("bob", 1).unwrap();
         assert_eq!(
-            limits.acquire("bob", 1).unwrap_err(),
-            LimitExceeded::PerUser(2),
-            "streams on other replicas count too"
-        );
-        assert_eq!(
             limits.acquire("cyd", 0).unwrap_err(),
             LimitExceeded::Total(3)
         );
         drop(a1);
         assert!(limits.acquire("cyd", 0).is_ok());
         assert_eq!(limits.per_user().get("ann"), Some(&1));
+    }
+
+    #[test]
+    fn streams_on_other_replicas_count_against_the_per_admin_limit() {
+        let limits = StreamLimits::new(2, 10);
+        let _here = limits.acquire("bob", 1).unwrap();
+        assert_eq!(
+            limits.acquire("bob", 1).unwrap_err(),
+            LimitExceeded::PerUser(2)
+        );
+        assert_eq!(
+            limits.acquire("bob", 2).unwrap_err(),
+            LimitExceeded::PerUser(2)
+        );
+        assert!(limits.acquire("ann", 1).is_ok());
     }
 }
