@@ -36,7 +36,8 @@ impl Preset {
             Preset::Connections => (10_000, 5.0, 5, 1),
             Preset::Memory => (10_000, 1.0, 0, 1),
             Preset::Latency1k | Preset::Cpu => (1_000, 100.0, 1_000, 4),
-            Preset::Latency10k => (10_000, 5.0, 50, 1),
+            // Four publishers, so a slow acknowledgement cannot hold back the schedule.
+            Preset::Latency10k => (10_000, 5.0, 50, 4),
             Preset::Throughput => (1_000, 2_000.0, 20_000, 16),
         }
     }
