@@ -227,7 +227,10 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
             outcomes.push(r);
         }
     };
-    let _ = tokio::time::timeout(opts.drain_timeout, drain).await;
+    // Idle streams (no events) never finish by themselves: nothing to drain.
+    if opts.events > 0 {
+        let _ = tokio::time::timeout(opts.drain_timeout, drain).await;
+    }
     let publish_phase_ms = phase_started.elapsed().as_secs_f64() * 1000.0;
     let cpu_after = opts.server_pid.and_then(|p| procfs::cpu_us(Some(p)));
     let self_after = procfs::cpu_us(None);

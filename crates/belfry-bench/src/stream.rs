@@ -227,7 +227,8 @@ impl Subscriber {
             if outcome.connected {
                 permit.take();
             }
-            if outcome.connected && unique >= events {
+            // With no events to wait for, an idle stream stays open until `stop`.
+            if outcome.connected && events > 0 && unique >= events {
                 return Ok(());
             }
             if chunked.done {
