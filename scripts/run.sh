@@ -22,7 +22,8 @@ if ! "$bin" user list 2>/dev/null | grep -q "@"; then
   printf '%s\n' "$password" | "$bin" user add --email "$demo_admin" --admin --password-stdin
   cat >&2 <<MSG
 
-  Sign in at http://127.0.0.1:8080 as $demo_admin with password: $password
+  Sign in to the web UI (http://127.0.0.1:8080 unless --listen says otherwise)
+  as $demo_admin with password: $password
   (shown once; change it with: $bin user set-password $demo_admin)
 
 MSG
