@@ -6,8 +6,13 @@ set -euo pipefail
 # System packages: the C toolchain (SQLite's bundled build), the real
 # PostgreSQL and Redis the replica tests use, D-Bus + gnome-keyring for the
 # Secret Service test, and Chromium for the web UI's end-to-end tests (they
-# never download a browser).
-packages=(build-essential pkg-config ca-certificates postgresql redis-server dbus-bin dbus-daemon gnome-keyring chromium)
+# never download a browser). The desktop app (Tauri 2, src-tauri/) builds
+# against WebKitGTK 4.1, the Ayatana tray indicator, librsvg, libxdo and
+# OpenSSL; its tests run under Xvfb with WebKitWebDriver, and ImageMagick
+# takes the screenshots.
+packages=(build-essential pkg-config ca-certificates postgresql redis-server dbus-bin dbus-daemon gnome-keyring chromium
+  libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev
+  xvfb xauth x11-utils webkit2gtk-driver imagemagick)
 
 missing=()
 for pkg in "${packages[@]}"; do
