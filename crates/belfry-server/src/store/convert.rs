@@ -1,10 +1,10 @@
 //! Conversions shared by the SQL stores: timestamps as Unix milliseconds,
 //! severities as ordered small integers, ids as non-negative `i64`.
 
-use belfry_proto::Severity;
+use belfry_proto::{Severity, UnreadCounts};
 use time::OffsetDateTime;
 
-use super::StoreError;
+use super::{Revocation, StoreError};
 
 pub(super) fn to_millis(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000_000) as i64
@@ -32,4 +32,30 @@ pub(super) fn severity_from_rank(r: i64) -> Result<Severity, StoreError> {
 
 pub(super) fn id_from(v: i64) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("id {v}")))
+}
+
+/// A `revocations` row's scope and subject.
+pub(super) fn revocation(scope: &str, subject: String) -> Result<Revocation, StoreError> {
+    match scope {
+        "user" => Ok(Revocation::User(subject)),
+        "session" => Ok(Revocation::Session(subject)),
+        other => Err(StoreError::Corrupt(format!("revocation scope {other}"))),
+    }
+}
+
+/// Unread counts from `(severity rank, count)` rows.
+pub(super) fn unread_counts(
+    rows: impl IntoIterator<Item = (i64, i64)>,
+) -> Result<UnreadCounts, StoreError> {
+    let mut c = UnreadCounts::default();
+    for (rank, n) in rows {
+        let n = u64::try_from(n).unwrap_or(0);
+        match severity_from_rank(rank)? {
+            Severity::Info => c.info = n,
+            Severity::Warning => c.warning = n,
+            Severity::Critical => c.critical = n,
+        }
+    }
+    c.total = c.info + c.warning + c.critical;
+    Ok(c)
 }

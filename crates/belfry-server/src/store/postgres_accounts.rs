@@ -5,7 +5,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use time::OffsetDateTime;
 
-use super::convert::{from_millis, to_millis};
+use super::convert::{from_millis, revocation, to_millis};
 use super::{AccountStore, PgStore, Revocation, RotateOutcome, StoreError, User};
 
 fn row_to_user(row: &PgRow) -> Result<User, StoreError> {
@@ -313,12 +313,7 @@ impl AccountStore for PgStore {
                 let id: i64 = r.try_get("id")?;
                 let scope: String = r.try_get("scope")?;
                 let subject: String = r.try_get("subject")?;
-                let rev = match scope.as_str() {
-                    "user" => Revocation::User(subject),
-                    "session" => Revocation::Session(subject),
-                    other => return Err(StoreError::Corrupt(format!("revocation scope {other}"))),
-                };
-                Ok((id, rev))
+                Ok((id, revocation(&scope, subject)?))
             })
             .collect()
     }

@@ -2,12 +2,12 @@
 //! as `sqlite_inbox`, in PostgreSQL's dialect).
 
 use async_trait::async_trait;
-use belfry_proto::{Ack, Actor, InboxItem, Preferences, Severity, UnreadCounts};
+use belfry_proto::{Ack, Actor, InboxItem, Preferences, UnreadCounts};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 use time::OffsetDateTime;
 
-use super::convert::{from_millis, severity_from_rank, severity_rank, to_millis};
+use super::convert::{from_millis, severity_rank, to_millis, unread_counts};
 use super::postgres::{pg_id, row_to_notification};
 use super::{AckOutcome, InboxQuery, InboxStore, PgStore, ReadChange, ReleaseOutcome, StoreError};
 
@@ -52,17 +52,16 @@ async fn counts(
     .bind(horizon)
     .fetch_all(&mut *conn)
     .await?;
-    let mut c = UnreadCounts::default();
-    for row in rows {
-        let n = u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0);
-        match severity_from_rank(i64::from(row.try_get::<i16, _>("severity")?))? {
-            Severity::Info => c.info = n,
-            Severity::Warning => c.warning = n,
-            Severity::Critical => c.critical = n,
-        }
-    }
-    c.total = c.info + c.warning + c.critical;
-    Ok(c)
+    let rows = rows
+        .iter()
+        .map(|row| {
+            Ok((
+                i64::from(row.try_get::<i16, _>("severity")?),
+                row.try_get::<i64, _>("n")?,
+            ))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    unread_counts(rows)
 }
 
 async fn current_ack(conn: &mut PgConnection, id: i64) -> Result<Option<Ack>, StoreError> {

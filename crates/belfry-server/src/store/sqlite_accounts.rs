@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use super::convert::{from_millis, to_millis};
+use super::convert::{from_millis, revocation, to_millis};
 use super::{AccountStore, Revocation, RotateOutcome, SqliteStore, StoreError, User};
 
 fn row_to_user(row: &sqlx::sqlite::SqliteRow) -> Result<User, StoreError> {
@@ -305,12 +305,7 @@ impl AccountStore for SqliteStore {
                 let id: i64 = r.try_get("id")?;
                 let scope: String = r.try_get("scope")?;
                 let subject: String = r.try_get("subject")?;
-                let rev = match scope.as_str() {
-                    "user" => Revocation::User(subject),
-                    "session" => Revocation::Session(subject),
-                    other => return Err(StoreError::Corrupt(format!("revocation scope {other}"))),
-                };
-                Ok((id, rev))
+                Ok((id, revocation(&scope, subject)?))
             })
             .collect()
     }

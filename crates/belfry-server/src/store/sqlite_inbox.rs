@@ -1,11 +1,11 @@
 //! SQLite: per-admin read state, acks and preferences.
 
 use async_trait::async_trait;
-use belfry_proto::{Ack, Actor, InboxItem, Preferences, Severity, UnreadCounts};
+use belfry_proto::{Ack, Actor, InboxItem, Preferences, UnreadCounts};
 use sqlx::{QueryBuilder, Row, Sqlite};
 use time::OffsetDateTime;
 
-use super::convert::{from_millis, severity_from_rank, severity_rank, to_millis};
+use super::convert::{from_millis, severity_rank, to_millis, unread_counts};
 use super::sqlite::row_to_notification;
 use super::{
     AckOutcome, InboxQuery, InboxStore, ReadChange, ReleaseOutcome, SqliteStore, StoreError,
@@ -60,17 +60,16 @@ where
     .bind(horizon)
     .fetch_all(exec)
     .await?;
-    let mut c = UnreadCounts::default();
-    for row in rows {
-        let n = u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0);
-        match severity_from_rank(row.try_get("severity")?)? {
-            Severity::Info => c.info = n,
-            Severity::Warning => c.warning = n,
-            Severity::Critical => c.critical = n,
-        }
-    }
-    c.total = c.info + c.warning + c.critical;
-    Ok(c)
+    let rows = rows
+        .iter()
+        .map(|row| {
+            Ok((
+                row.try_get::<i64, _>("severity")?,
+                row.try_get::<i64, _>("n")?,
+            ))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    unread_counts(rows)
 }
 
 async fn current_ack(tx: &mut sqlx::SqliteConnection, id: i64) -> Result<Option<Ack>, StoreError> {
