@@ -31,7 +31,7 @@ async fn login_history_read_sync_refresh_and_logout_against_the_real_server() {
     b.login("ann@shop.example", PASSWORD).await.unwrap();
     let mut b_events = b.events(fast()).unwrap();
     let unread = until(&mut b_events, |e| match e {
-        ClientEvent::Live { unread } => Some(unread),
+        ClientEvent::Live { unread, .. } => Some(unread),
         _ => None,
     })
     .await;
@@ -134,4 +134,76 @@ async fn the_cli_lists_history_and_marks_read_on_the_real_server() {
     assert!(unread_ids(run(&["history", "--unread", "--json"]).await).is_empty());
     let all = run(&["history", "--json"]).await;
     assert_eq!(all.lines().count(), 3, "read ones are still listed");
+}
+
+#[tokio::test]
+async fn ack_release_unread_and_preferences_reach_every_device_of_the_admin() {
+    let app = TestServer::spawn().await;
+    app.create_user("ann@shop.example", PASSWORD, true).await;
+    app.create_user("bob@shop.example", PASSWORD, true).await;
+    let id = app
+        .publish(json!({"kind": "fraud.detected", "title": "Card testing"}))
+        .await
+        .id;
+    let ann = Client::new(&app.base).unwrap();
+    ann.login("ann@shop.example", PASSWORD).await.unwrap();
+    let bob = Client::new(&app.base).unwrap();
+    bob.login("bob@shop.example", PASSWORD).await.unwrap();
+    let mut ann_events = ann.events(fast()).unwrap();
+    until(&mut ann_events, |e| match e {
+        ClientEvent::Live { last_id, .. } => Some(last_id),
+        _ => None,
+    })
+    .await;
+
+    // Bob takes it; Ann hears of it; Ann cannot release it without force.
+    let acked = bob
+        .ack(
+            id,
+            &belfry_proto::AckRequest {
+                note: Some("on it".into()),
+                force: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(acked.ack.as_ref().unwrap().note.as_deref(), Some("on it"));
+    let heard = until(&mut ann_events, |e| match e {
+        ClientEvent::Ack(a) => Some(a),
+        _ => None,
+    })
+    .await;
+    assert_eq!(heard, acked);
+    match ann.release(id, false).await {
+        Err(Error::Status { status: 409, .. }) => {}
+        other => panic!("expected 409, got {other:?}"),
+    }
+    ann.release(id, true).await.unwrap();
+
+    // Read, then unread again.
+    ann.mark_read(&MarkRead {
+        ids: Some(vec![id]),
+        up_to: None,
+    })
+    .await
+    .unwrap();
+    let answer = ann.mark_unread(&[id]).await.unwrap();
+    assert_eq!(answer.unread.critical, 1);
+
+    // Preferences round-trip and reach the stream.
+    let mut prefs = ann.preferences().await.unwrap();
+    prefs.realert_minutes = 15;
+    let saved = ann.put_preferences(&prefs).await.unwrap();
+    assert_eq!(saved.realert_minutes, 15);
+    let pushed = until(&mut ann_events, |e| match e {
+        ClientEvent::Preferences(p) => Some(p),
+        _ => None,
+    })
+    .await;
+    assert_eq!(pushed, saved);
+    prefs.realert_minutes = 100_000;
+    assert!(matches!(
+        ann.put_preferences(&prefs).await,
+        Err(Error::Status { status: 422, .. } | Error::Status { status: 400, .. })
+    ));
 }

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use belfry_proto::{
-    InboxPage, LoginRequest, MarkRead, NewNotification, Notification, RefreshRequest, Severity,
-    TokenResponse, UnreadAnswer,
+    AckEvent, AckRequest, InboxPage, LoginRequest, MarkRead, NewNotification, Notification,
+    Preferences, RefreshRequest, Severity, TokenResponse, UnreadAnswer,
 };
 use reqwest::{Method, RequestBuilder, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
@@ -248,6 +248,52 @@ impl Client {
         .await
     }
 
+    /// `POST /api/admin/notifications/unread`: marks ids unread again.
+    pub async fn mark_unread(&self, ids: &[u64]) -> Result<UnreadAnswer, Error> {
+        let body = MarkRead {
+            ids: Some(ids.to_vec()),
+            up_to: None,
+        };
+        self.call(Method::POST, "api/admin/notifications/unread", |r| {
+            r.json(&body)
+        })
+        .await
+    }
+
+    /// `POST /api/admin/notifications/{id}/ack`: takes ownership of a
+    /// notification (`force` takes it over from another admin).
+    pub async fn ack(&self, id: u64, request: &AckRequest) -> Result<AckEvent, Error> {
+        self.call(
+            Method::POST,
+            &format!("api/admin/notifications/{id}/ack"),
+            |r| r.json(request),
+        )
+        .await
+    }
+
+    /// `DELETE /api/admin/notifications/{id}/ack`: gives ownership up.
+    pub async fn release(&self, id: u64, force: bool) -> Result<(), Error> {
+        let body = AckRequest { note: None, force };
+        self.call_empty(
+            Method::DELETE,
+            &format!("api/admin/notifications/{id}/ack"),
+            |r| r.json(&body),
+        )
+        .await
+    }
+
+    /// `GET /api/admin/preferences`.
+    pub async fn preferences(&self) -> Result<Preferences, Error> {
+        self.call(Method::GET, "api/admin/preferences", |r| r).await
+    }
+
+    /// `PUT /api/admin/preferences`: replaces them; every device of this
+    /// admin receives the new ones on its stream.
+    pub async fn put_preferences(&self, prefs: &Preferences) -> Result<Preferences, Error> {
+        self.call(Method::PUT, "api/admin/preferences", |r| r.json(prefs))
+            .await
+    }
+
     /// `POST /api/notifications` with a publish token; `idempotency_key`
     /// makes a retried publish store the notification once.
     pub async fn publish(
@@ -273,6 +319,29 @@ impl Client {
         path: &str,
         build: impl Fn(RequestBuilder) -> RequestBuilder,
     ) -> Result<T, Error> {
+        json(self.send(method, path, build).await?).await
+    }
+
+    /// [`Self::call`] for an answer without a body (204).
+    async fn call_empty(
+        &self,
+        method: Method,
+        path: &str,
+        build: impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<(), Error> {
+        let res = self.send(method, path, build).await?;
+        if !res.status().is_success() {
+            return Err(Error::from_response(res).await);
+        }
+        Ok(())
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        build: impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<reqwest::Response, Error> {
         let url = self.url(path);
         let send = |token: SecretString| {
             build(self.http.request(method.clone(), url.clone()))
@@ -282,9 +351,9 @@ impl Client {
         let res = send(self.access_token()?).await?;
         if res.status() == StatusCode::UNAUTHORIZED && self.has_refresh_token() {
             self.refresh().await?;
-            return json(send(self.access_token()?).await?).await;
+            return Ok(send(self.access_token()?).await?);
         }
-        json(res).await
+        Ok(res)
     }
 
     pub(crate) fn has_refresh_token(&self) -> bool {

@@ -466,7 +466,7 @@ async fn listen(
                 }
             }
             ClientEvent::Connecting => eprintln!("connecting to {}", client.base()),
-            ClientEvent::Live { unread } => eprintln!("live ({} unread)", unread.total),
+            ClientEvent::Live { unread, .. } => eprintln!("live ({} unread)", unread.total),
             ClientEvent::Reconnecting {
                 attempt,
                 retry_in,

@@ -71,12 +71,14 @@ impl CredentialStore for MemoryStore {
 /// A `keyring-core` store: the platform's, or any other (its mock in tests).
 pub struct KeyringStore {
     store: Arc<keyring_core::CredentialStore>,
+    service: &'static str,
 }
 
 impl std::fmt::Debug for KeyringStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeyringStore")
             .field("vendor", &self.store.vendor())
+            .field("service", &self.service)
             .finish()
     }
 }
@@ -91,16 +93,31 @@ impl KeyringStore {
             .map_err(|e| StoreError(format!("no usable OS keyring ({e})")))?;
         let store = keyring_core::get_default_store()
             .ok_or_else(|| StoreError("no usable OS keyring".to_owned()))?;
-        Ok(Self { store })
+        Ok(Self {
+            store,
+            service: SERVICE,
+        })
     }
 
     /// Any `keyring-core` store.
     pub fn in_store(store: Arc<keyring_core::CredentialStore>) -> Self {
-        Self { store }
+        Self {
+            store,
+            service: SERVICE,
+        }
+    }
+
+    /// Entries under another service name than [`SERVICE`]. Refresh tokens
+    /// rotate, so two programs must never share one: the desktop app keeps
+    /// its sign-in apart from the CLI's.
+    pub fn with_service(mut self, service: &'static str) -> Self {
+        self.service = service;
+        self
     }
 
     fn entry(&self, key: Key) -> Result<keyring_core::Entry, StoreError> {
-        keyring_core::Entry::new_in_store(&self.store, SERVICE, key.user()).map_err(store_error)
+        keyring_core::Entry::new_in_store(&self.store, self.service, key.user())
+            .map_err(store_error)
     }
 }
 

@@ -84,8 +84,9 @@ impl StreamConfig {
 pub enum ClientEvent {
     /// A connection attempt starts.
     Connecting,
-    /// The stream is open; `unread` are the admin's counts at that moment.
-    Live { unread: UnreadCounts },
+    /// The stream is open; `unread` are the admin's counts at that moment,
+    /// `last_id` the newest stored notification then (0 when none).
+    Live { unread: UnreadCounts, last_id: u64 },
     /// The connection failed or ended; the next attempt is in `retry_in`.
     Reconnecting {
         attempt: u32,
@@ -416,7 +417,8 @@ async fn connect(
                     s.last_event_id = Some(ready.last_id);
                 }
                 emit!(ClientEvent::Live {
-                    unread: ready.unread
+                    unread: ready.unread,
+                    last_id: ready.last_id,
                 });
                 match resumed_from {
                     Some(from) if ready.last_id > from => replay_until = Some(ready.last_id),
