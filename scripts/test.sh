@@ -7,13 +7,17 @@ cd "$(dirname "$0")/.."
 BELFRY_TEST_PG=$(./scripts/services.sh)
 export BELFRY_TEST_PG
 
+echo "== web UI build (the desktop app embeds ui/dist)" >&2
+(cd ui && npm ci --no-audit --no-fund && npm run build)
+
 echo "== format" >&2
 cargo fmt --all --check
 echo "== lint" >&2
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== dependency direction" >&2
-# proto <- server; proto <- client <- desktop. The client (and so the desktop
-# app) must not pull in the server or its stack, nor the server the client.
+# proto <- server; proto <- client <- desktop (which also runs the server's
+# library as its bundled server). The client must not pull in the server or
+# its stack, nor the server the client; only the desktop app uses Tauri.
 if cargo tree --locked -p belfry-client -e normal --prefix none | grep -E '^(belfry-server|axum|sqlx) '; then
   echo "belfry-client depends on server crates (above); it may only use belfry-proto" >&2
   exit 1
@@ -22,13 +26,20 @@ if cargo tree --locked -p belfry-server -e normal --prefix none | grep -E '^belf
   echo "belfry-server depends on belfry-client" >&2
   exit 1
 fi
+for crate in belfry-proto belfry-server belfry-client belfry-desktop-core; do
+  if cargo tree --locked -p "$crate" -e normal --prefix none | grep -E '^tauri '; then
+    echo "$crate depends on tauri; only src-tauri may" >&2
+    exit 1
+  fi
+done
 if cargo tree --locked -p belfry-proto -e normal --prefix none | grep -E '^(belfry-server|belfry-client|axum|sqlx|reqwest) '; then
   echo "belfry-proto must stay free of server and client dependencies" >&2
   exit 1
 fi
 
 echo "== tests" >&2
-# The replica tests run the server binary as separate processes.
+# The replica tests run the server binary as separate processes; the desktop
+# end-to-end test runs the app under Xvfb (src-tauri/tests/desktop_e2e.rs).
 cargo build --locked -p belfry-server
 if cargo nextest --version >/dev/null 2>&1; then
   run_tests() { cargo nextest run --locked --no-fail-fast "$@"; }

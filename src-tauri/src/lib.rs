@@ -1,29 +1,113 @@
 //! Belfry desktop app: the web UI in a window, a tray icon that tells the
-//! inbox and connection state, and native pop-ups by severity. The logic
-//! lives in `belfry-desktop-core` (no Tauri, no display, unit-tested); this crate root
-//! only wires Tauri together.
+//! inbox and connection state, and native pop-ups by severity, over one
+//! belfry-client connection (see [`connection`]). The decisions live in
+//! `belfry-desktop-core` and belfry-client (no Tauri, no display,
+//! unit-tested); this crate wires Tauri to them.
 
+mod bundled;
 pub mod commands;
+pub mod connection;
 #[cfg(target_os = "linux")]
 mod notify;
-pub mod state;
+pub mod settings;
 #[cfg(desktop)]
 mod tray;
 
+use clap::Parser;
 use tauri::{Emitter, Manager, RunEvent, WindowEvent};
+use tauri_plugin_autostart::MacosLauncher;
 
 use belfry_desktop_core::actions::Action;
 
+use crate::connection::Desktop;
+use crate::settings::ServerChoice;
+
 /// The label of the one window (see `tauri.conf.json`).
 pub const MAIN_WINDOW: &str = "main";
+/// The event the UI receives to show one notification.
+pub const OPEN_EVENT: &str = "belfry://open";
+/// Passed by start-at-login: start in the tray, window hidden.
+const HIDDEN_FLAG: &str = "--hidden";
+
+/// Command line of the app. What it sets is remembered for the next start.
+#[derive(Debug, Parser)]
+#[command(
+    name = "belfry-desktop",
+    version,
+    about = "Belfry: real-time admin notifications in your tray"
+)]
+struct Args {
+    /// Connect to the Belfry server at this URL (then sign in in the window).
+    #[arg(long, value_name = "URL", conflicts_with = "bundled")]
+    server: Option<String>,
+    /// Run a Belfry server on this computer (SQLite in the app's data
+    /// directory, listening on 127.0.0.1 only).
+    #[arg(long)]
+    bundled: bool,
+    /// With the bundled server: also publish demo store events.
+    #[arg(long)]
+    demo: bool,
+    /// Start in the tray with the window hidden.
+    #[arg(long)]
+    hidden: bool,
+    /// Added by WebKitWebDriver when it starts the app for a test session.
+    #[arg(long, hide = true)]
+    automation: bool,
+}
+
+impl Args {
+    /// The server choice the flags ask for, if any. Nothing at all on a
+    /// first run means the bundled server with demo events.
+    fn choice(&self) -> Option<ServerChoice> {
+        match (&self.server, self.bundled || self.demo) {
+            (Some(url), _) => Some(ServerChoice::Remote { url: url.clone() }),
+            (None, true) => Some(ServerChoice::Bundled { demo: self.demo }),
+            (None, false) => None,
+        }
+    }
+}
 
 /// Builds and runs the app until the user quits from the tray.
 pub fn run() {
+    let args = Args::parse();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tao=warn,wry=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
     let app = tauri::Builder::default()
-        .manage(state::AppState::default())
-        .setup(|app| {
+        // First: a second launch focuses this one and exits.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            show_main_window(app);
+        }))
+        .plugin(tauri_plugin_autostart::init(
+            MacosLauncher::LaunchAgent,
+            Some(vec![HIDDEN_FLAG]),
+        ))
+        .setup(move |app| {
+            let handle = app.handle().clone();
+            let paths = app.path();
+            let desktop = Desktop::new(
+                handle.clone(),
+                paths.app_config_dir()?,
+                paths.app_data_dir()?,
+            );
+            if let Some(choice) = args.choice() {
+                desktop.set_server_choice(choice);
+            }
+            app.manage(desktop);
             #[cfg(desktop)]
-            tray::init(app.handle())?;
+            tray::init(&handle)?;
+            if args.hidden
+                && let Some(window) = app.get_webview_window(MAIN_WINDOW)
+            {
+                let _ = window.hide();
+            }
+            let booting = handle.clone();
+            tauri::async_runtime::spawn(async move { booting.state::<Desktop>().boot().await });
+            tauri::async_runtime::spawn(Desktop::realert_loop(handle));
             Ok(())
         })
         .on_window_event(|window, event| {
@@ -37,19 +121,36 @@ pub fn run() {
             }
         })
         .invoke_handler(tauri::generate_handler![
+            commands::session::session,
+            commands::session::sign_in,
+            commands::session::sign_out,
+            commands::session::use_server,
+            commands::session::use_bundled,
+            commands::session::attach,
+            commands::inbox::history,
+            commands::inbox::mark_read,
+            commands::inbox::mark_unread,
+            commands::inbox::ack,
+            commands::inbox::release,
+            commands::preferences::get_preferences,
+            commands::preferences::put_preferences,
+            commands::preferences::autostart,
             commands::status::status,
-            commands::test_notification::test_notification
+            commands::test_notification::test_notification,
         ])
         .build(tauri::generate_context!())
         .expect("the Tauri app could not be built");
-    app.run(|_app, event| {
+    app.run(|app, event| match event {
         // The last window going away is no reason to exit (`code` is `None`
         // then); an explicit `exit` from the tray's Quit carries a code.
-        if let RunEvent::ExitRequested { api, code, .. } = event
-            && code.is_none()
-        {
-            api.prevent_exit();
+        RunEvent::ExitRequested { api, code, .. } if code.is_none() => api.prevent_exit(),
+        RunEvent::Exit => {
+            // Let the bundled server finish its queued writes.
+            if let Some(desktop) = app.try_state::<Desktop>() {
+                tauri::async_runtime::block_on(desktop.shutdown());
+            }
         }
+        _ => {}
     });
 }
 
@@ -61,9 +162,6 @@ pub fn show_main_window(app: &tauri::AppHandle) {
         let _ = window.set_focus();
     }
 }
-
-/// The event the UI receives to show one notification.
-pub const OPEN_EVENT: &str = "belfry://open";
 
 /// Carries out what the user asked for from the tray or a pop-up.
 pub(crate) fn route(app: &tauri::AppHandle, action: Action) {
@@ -77,8 +175,6 @@ pub(crate) fn route(app: &tauri::AppHandle, action: Action) {
                 tracing::warn!(error = %e, "could not ask the UI to open a notification");
             }
         }
-        // Acknowledging, marking read and pausing go through the server
-        // connection, which this build does not run yet.
-        other => tracing::info!(?other, "action needs a connected client"),
+        other => app.state::<Desktop>().act(other),
     }
 }

@@ -44,17 +44,48 @@ pub fn show(app: &AppHandle, popup: &Popup, single: Option<&Notification>) {
     for (key, label) in actions::popup_buttons(&popup.ids, critical) {
         n.action(key, label);
     }
-    let ids = popup.ids.clone();
-    let app = app.clone();
-    // Showing talks D-Bus synchronously and waiting for the click blocks
-    // until the pop-up closes (a critical one may stay for hours): a thread
-    // of its own per pop-up keeps both off the async runtime and the UI.
-    std::thread::spawn(move || match n.show() {
-        Ok(handle) => handle.wait_for_action(|key| {
-            if let Some(action) = actions::from_notification(key, &ids) {
-                crate::route(&app, action);
-            }
-        }),
-        Err(e) => tracing::warn!(error = %e, "could not show a notification"),
-    });
+    let job = Job {
+        notification: n,
+        ids: popup.ids.clone(),
+        app: app.clone(),
+    };
+    if WORKER.send(job).is_err() {
+        tracing::warn!("the pop-up worker is gone");
+    }
 }
+
+struct Job {
+    notification: notify_rust::Notification,
+    ids: Vec<u64>,
+    app: AppHandle,
+}
+
+/// One thread sends every pop-up, in the order they were raised (a test, or
+/// an admin reading them, sees the same order as the stream). Showing talks
+/// D-Bus synchronously, so it stays off the async runtime and the UI.
+static WORKER: std::sync::LazyLock<std::sync::mpsc::Sender<Job>> = std::sync::LazyLock::new(|| {
+    let (tx, rx) = std::sync::mpsc::channel::<Job>();
+    std::thread::Builder::new()
+        .name("belfry-popups".into())
+        .spawn(move || {
+            for job in rx {
+                match job.notification.show() {
+                    // Waiting for the click blocks until the pop-up closes (a
+                    // critical one may stay for hours): a thread of its own.
+                    Ok(handle) => {
+                        let Job { ids, app, .. } = job;
+                        std::thread::spawn(move || {
+                            handle.wait_for_action(|key| {
+                                if let Some(action) = actions::from_notification(key, &ids) {
+                                    crate::route(&app, action);
+                                }
+                            });
+                        });
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not show a notification"),
+                }
+            }
+        })
+        .expect("the pop-up thread starts");
+    tx
+});

@@ -6,9 +6,11 @@ use tauri::menu::{Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager};
 
-use crate::state::AppState;
+use crate::connection::Desktop;
 use belfry_desktop_core::actions;
+use belfry_desktop_core::text;
 use belfry_desktop_core::tray_state::TrayIcon;
+use belfry_proto::Notification;
 
 /// The tray icon's id, to find it again when the state changes.
 pub const TRAY_ID: &str = "tray::main";
@@ -23,8 +25,20 @@ fn icon_bytes(icon: TrayIcon) -> &'static [u8] {
     }
 }
 
-/// Builds the menu: Open Belfry, Mark all read, Pause pop-ups, Quit.
-fn menu(app: &AppHandle) -> tauri::Result<Menu<tauri::Wry>> {
+/// The label of a "latest notifications" entry: severity and title, cut
+/// short. Menu labels are plain text (no markup) on every tray host.
+fn entry_label(n: &Notification) -> String {
+    const MAX: usize = 60;
+    let mut title: String = n.title.chars().take(MAX).collect();
+    if n.title.chars().count() > MAX {
+        title.push('…');
+    }
+    format!("{}: {title}", text::severity_word(n.severity))
+}
+
+/// Builds the menu: the latest notifications, Open Belfry, Mark all read,
+/// Pause pop-ups, Quit.
+fn menu(app: &AppHandle, latest: &[Notification], paused: bool) -> tauri::Result<Menu<tauri::Wry>> {
     let open = MenuItem::with_id(app, actions::TRAY_OPEN, "Open Belfry", true, None::<&str>)?;
     let mark = MenuItem::with_id(
         app,
@@ -52,33 +66,72 @@ fn menu(app: &AppHandle) -> tauri::Result<Menu<tauri::Wry>> {
                 true,
                 None::<&str>,
             )?,
-            &MenuItem::with_id(app, actions::TRAY_RESUME, "Resume", true, None::<&str>)?,
+            &MenuItem::with_id(app, actions::TRAY_RESUME, "Resume", paused, None::<&str>)?,
         ],
     )?;
     let quit = MenuItem::with_id(app, actions::TRAY_QUIT, "Quit", true, None::<&str>)?;
-    Menu::with_items(
-        app,
-        &[
-            &open,
-            &mark,
-            &pause,
-            &PredefinedMenuItem::separator(app)?,
-            &quit,
-        ],
-    )
+    let menu = Menu::new(app)?;
+    if latest.is_empty() {
+        menu.append(&MenuItem::with_id(
+            app,
+            "tray::none",
+            "No notifications yet",
+            false,
+            None::<&str>,
+        )?)?;
+    }
+    for n in latest {
+        menu.append(&MenuItem::with_id(
+            app,
+            actions::tray_notification_id(n.id),
+            entry_label(n),
+            true,
+            None::<&str>,
+        )?)?;
+    }
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    menu.append(&open)?;
+    menu.append(&mark)?;
+    menu.append(&pause)?;
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    menu.append(&quit)?;
+    Ok(menu)
 }
 
 /// Creates the tray icon with the current state's icon and tooltip.
 pub fn init(app: &AppHandle) -> tauri::Result<()> {
-    let tray = app.state::<AppState>().tray();
+    let (tray, latest, paused) = app.state::<Desktop>().tray_view();
     TrayIconBuilder::with_id(TRAY_ID)
         .icon(Image::from_bytes(icon_bytes(tray.icon))?)
         .tooltip(&tray.tooltip)
-        .menu(&menu(app)?)
+        .menu(&menu(app, &latest, paused.is_some())?)
         .on_menu_event(|app, event| match actions::from_tray(event.id().as_ref()) {
             Some(action) => crate::route(app, action),
             None => tracing::debug!(id = ?event.id(), "unknown tray menu id"),
         })
         .build(app)?;
     Ok(())
+}
+
+/// Redraws icon, tooltip and menu from the current state. The tray belongs
+/// to the main thread on Linux (GTK), so the work is sent there.
+pub fn redraw(app: &AppHandle) {
+    let handle = app.clone();
+    let queued = app.run_on_main_thread(move || {
+        let Some(tray) = handle.tray_by_id(TRAY_ID) else {
+            return;
+        };
+        let (state, latest, paused) = handle.state::<Desktop>().tray_view();
+        let result = Image::from_bytes(icon_bytes(state.icon))
+            .and_then(|icon| tray.set_icon(Some(icon)))
+            .and_then(|()| tray.set_tooltip(Some(&state.tooltip)))
+            .and_then(|()| menu(&handle, &latest, paused.is_some()))
+            .and_then(|m| tray.set_menu(Some(m)));
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not redraw the tray");
+        }
+    });
+    if let Err(e) = queued {
+        tracing::warn!(error = %e, "could not reach the main thread");
+    }
 }

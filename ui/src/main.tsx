@@ -5,12 +5,18 @@ import { createAppModel } from './app/app-model';
 import './app/theme.css';
 import { createPlatform } from './platform';
 
-const model = createAppModel(createPlatform());
-const root = document.getElementById('root');
-if (root) {
-  createRoot(root).render(
-    <StrictMode>
-      <App model={model} />
-    </StrictMode>,
-  );
+async function main() {
+  const platform = createPlatform();
+  await platform.init?.();
+  const model = createAppModel(platform);
+  const root = document.getElementById('root');
+  if (root) {
+    createRoot(root).render(
+      <StrictMode>
+        <App model={model} />
+      </StrictMode>,
+    );
+  }
 }
+
+void main();

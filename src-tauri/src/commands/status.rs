@@ -3,7 +3,7 @@
 use serde::Serialize;
 use tauri::State;
 
-use crate::state::AppState;
+use crate::connection::Desktop;
 use belfry_desktop_core::tray_state::Connection;
 
 /// The connection status, as the UI's platform layer reads it.
@@ -13,18 +13,20 @@ pub struct Status {
     pub connection: &'static str,
     /// The tray tooltip text.
     pub summary: String,
+    pub unread: belfry_proto::UnreadCounts,
 }
 
 #[tauri::command]
-pub fn status(state: State<'_, AppState>) -> Status {
-    let connection = match state.connection() {
-        Connection::Connecting => "connecting",
-        Connection::Live => "live",
-        Connection::Reconnecting => "reconnecting",
-        Connection::SignedOut => "signed-out",
-    };
+pub fn status(desktop: State<'_, Desktop>) -> Status {
+    let (tray, _, _) = desktop.tray_view();
     Status {
-        connection,
-        summary: state.tray().tooltip,
+        connection: match desktop.connection() {
+            Connection::Connecting => "connecting",
+            Connection::Live => "live",
+            Connection::Reconnecting => "reconnecting",
+            Connection::SignedOut => "signed-out",
+        },
+        summary: tray.tooltip,
+        unread: desktop.unread(),
     }
 }

@@ -10,10 +10,10 @@ use super::CommandError;
 /// Parses `info`, `warning` or `critical`.
 pub fn parse_severity(severity: &str) -> Result<Severity, CommandError> {
     serde_json::from_value(serde_json::Value::String(severity.to_owned())).map_err(|_| {
-        CommandError {
-            kind: "invalid",
-            message: format!("unknown severity {severity:?}: expected info, warning or critical"),
-        }
+        CommandError::new(
+            "validation",
+            format!("severity: unknown severity {severity:?}: expected info, warning or critical"),
+        )
     })
 }
 
@@ -44,10 +44,10 @@ pub fn test_notification(app: tauri::AppHandle, severity: String) -> Result<(), 
     #[cfg(not(target_os = "linux"))]
     {
         let _ = (app, popup);
-        Err(CommandError {
-            kind: "unsupported",
-            message: "native notifications are only wired up on Linux so far".to_owned(),
-        })
+        Err(CommandError::new(
+            "server",
+            "native notifications are only wired up on Linux so far",
+        ))
     }
 }
 
@@ -64,6 +64,6 @@ mod tests {
 
     #[test]
     fn an_unknown_severity_is_refused() {
-        assert_eq!(parse_severity("loud").unwrap_err().kind, "invalid");
+        assert_eq!(parse_severity("loud").unwrap_err().kind, "validation");
     }
 }

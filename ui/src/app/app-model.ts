@@ -71,6 +71,9 @@ export function createAppModel(platform: Platform) {
 
   platform.onSessionChange((s) => {
     session.set(s);
+    // A session that began without the sign-in screen (the desktop app's
+    // own server signing in by itself) needs its stream.
+    if (s && !closeStream) start();
     if (!s && !signingOut) {
       closeStream?.();
       closeStream = null;

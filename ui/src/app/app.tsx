@@ -40,6 +40,8 @@ function Root() {
 function Shell() {
   const route = useRoute();
   const app = useApp();
+  // A click on a native pop-up or tray entry (desktop) opens that notification.
+  useEffect(() => app.platform.desktop?.onOpenRequest((id) => navigate(`/inbox/${id}`)), [app]);
   const unread = useStore(app.notifications.store, (s) => s.unread.total);
   useEffect(() => {
     document.title = unread > 0 ? `(${unread > 99 ? '99+' : unread}) Belfry` : 'Belfry';

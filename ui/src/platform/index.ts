@@ -1,14 +1,15 @@
-//! Picks the platform implementation. The desktop issue adds a Tauri one
-//! (events + commands over `@tauri-apps/api`) here, selected when the page runs
-//! inside the Tauri webview; every other module only sees `Platform`.
+//! Picks the platform implementation: the Tauri one (events + commands over
+//! `@tauri-apps/api`) inside the desktop app's webview, the browser one
+//! everywhere else. Every other module only sees `Platform`.
 
 import { BrowserPlatform } from './browser/browser-platform';
 import type { Platform } from './platform';
+import { TauriPlatform } from './tauri/tauri-platform';
 
-export type { Capabilities, ConnectionStatus, MarkReadRequest, Platform, Session, StreamEvent } from './platform';
+export type { Capabilities, ConnectionStatus, DesktopControls, MarkReadRequest, Platform, Session, StreamEvent } from './platform';
 export { ApiError } from './errors';
 
 export function createPlatform(): Platform {
-  // Seam for the desktop app: `if ('__TAURI_INTERNALS__' in window) return new TauriPlatform();`
+  if (typeof window !== 'undefined' && '__TAURI_INTERNALS__' in window) return new TauriPlatform();
   return new BrowserPlatform();
 }

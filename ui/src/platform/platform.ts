@@ -1,19 +1,19 @@
 //! The one interface between the UI and wherever its data comes from.
 //!
-//! Two implementations are designed for: `browser/` (fetch + SSE against
-//! belfry-server, built now) and a Tauri one (events + commands from the
-//! desktop app's Rust client, added by the desktop issue). Nothing outside
-//! `src/platform/` knows which one is running.
+//! Two implementations: `browser/` (fetch + SSE against the belfry-server
+//! that served the page) and `tauri/` (events + commands from the desktop
+//! app's Rust core). Nothing outside `src/platform/` knows which one runs.
 //!
-//! How the Tauri implementation is expected to map (src/platform/tauri/):
+//! How the Tauri one maps:
 //! - `openStream`: `listen('belfry://event', …)` delivering the same
 //!   `StreamEvent` values, the Rust client owning reconnects, dedupe and
 //!   Last-Event-ID; the returned closer calls the unlisten function.
 //! - `signIn` / `signOut` / REST methods: `invoke('…')` commands that return
 //!   the same wire types and reject with `{kind, message}` (mapped to
-//!   `ApiError`); tokens then live in the Rust side's keychain, not in the page.
-//! - `capabilities`: desktop, test notifications and the bundled server on.
-//! - `playSound`: native notification sounds.
+//!   `ApiError`); tokens live in the Rust side's keyring, never in the page.
+//! - `capabilities`: desktop, test notifications and the bundled server on;
+//!   `desktop` carries the controls only the app has.
+//! - `playSound`: nothing; native pop-ups carry their sound.
 
 import type {
   AckEvent,
@@ -59,8 +59,32 @@ export interface Capabilities {
 
 export type MarkReadRequest = { ids: number[] } | { up_to: number };
 
+/** What only the desktop app can do. */
+export interface DesktopControls {
+  /** `bundled`: a server inside the app; `remote`: a server elsewhere. */
+  readonly mode: 'bundled' | 'remote';
+  /** The bundled server publishes demo events. */
+  readonly demo: boolean;
+  /** Where the sign-in is kept: the OS keyring, or memory (no keyring). */
+  readonly credentials: 'keyring' | 'memory';
+  /** Connect to the server at `url` (then sign in). */
+  useServer(url: string): Promise<void>;
+  /** Run a server on this computer and sign in to it. */
+  useBundled(demo: boolean): Promise<void>;
+  /** Raise a sample native pop-up of one severity. */
+  testNotification(severity: Severity): Promise<void>;
+  /** Whether the app starts at login; `enabled` changes it first. */
+  autostart(enabled?: boolean): Promise<boolean>;
+  /** The user clicked a pop-up or tray entry: show that notification. */
+  onOpenRequest(listener: (id: number) => void): () => void;
+}
+
 export interface Platform {
   readonly capabilities: Capabilities;
+  /** Present in the desktop app only. */
+  readonly desktop?: DesktopControls;
+  /** Settles start-up state before the first `session()` (desktop). */
+  init?(): Promise<void>;
   /** Human-readable server address, for the login screen and settings. */
   readonly serverLabel: string;
   session(): Session | null;

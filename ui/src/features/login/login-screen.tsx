@@ -5,6 +5,7 @@ import { useEffect, useState } from 'react';
 import { useApp } from '../../app/context';
 import { BellIcon } from '../../components/icons';
 import { ApiError } from '../../platform';
+import { ServerChoice } from './server-choice';
 
 export function loginErrorText(e: unknown, secondsLeft: number): string {
   if (e instanceof ApiError) {
@@ -110,6 +111,7 @@ export function LoginScreen({ reason }: { reason?: string | undefined }) {
         <button type="submit" className="btn btn--primary btn--block" disabled={busy || secondsLeft > 0}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
+        {app.platform.desktop && <ServerChoice desktop={app.platform.desktop} serverLabel={app.platform.serverLabel} />}
       </form>
     </main>
   );

@@ -8,6 +8,7 @@ import { SEVERITY_LABEL } from '../../components/icons';
 import { KNOWN_KINDS, SEVERITIES, type Preferences, type Severity } from '../../lib/types';
 import { ApiError } from '../../platform';
 import { useStore } from '../../stores/create-store';
+import { DesktopSettings } from './desktop-settings';
 
 const MUTE_DURATIONS: [string, number][] = [
   ['Until unmuted', 0],
@@ -71,12 +72,8 @@ export function SettingsPage() {
         <button type="button" className="btn" data-testid="sign-out" onClick={() => void app.signOut()}>
           Sign out
         </button>
-        {caps.bundledServer && (
-          <label className="switch">
-            <input type="checkbox" disabled />
-            <span className="switch__track" aria-hidden="true" />
-            <span>Run the bundled server on this computer</span>
-          </label>
+        {caps.bundledServer && app.platform.desktop && (
+          <DesktopSettings desktop={app.platform.desktop} serverLabel={app.platform.serverLabel} />
         )}
       </section>
 
@@ -249,7 +246,13 @@ export function SettingsPage() {
           {caps.testNotifications && (
             <div className="row">
               {SEVERITIES.map((s) => (
-                <button key={s} type="button" className="btn btn--sm" onClick={() => app.platform.playSound(s)}>
+                <button
+                  key={s}
+                  type="button"
+                  className="btn btn--sm"
+                  data-testid={`test-notification-${s}`}
+                  onClick={() => void (app.platform.desktop?.testNotification(s) ?? app.platform.playSound(s))}
+                >
                   Test {SEVERITY_LABEL[s].toLowerCase()}
                 </button>
               ))}

@@ -1,0 +1,38 @@
+//! Preferences live on the server, so every device of an admin behaves the
+//! same; the app caches the last ones for pop-ups while offline. Also the
+//! local start-at-login switch.
+
+use belfry_proto::Preferences;
+use tauri::State;
+use tauri_plugin_autostart::ManagerExt as _;
+
+use super::CommandError;
+use crate::connection::Desktop;
+
+#[tauri::command]
+pub async fn get_preferences(desktop: State<'_, Desktop>) -> Result<Preferences, CommandError> {
+    Ok(desktop.signed_in()?.preferences().await?)
+}
+
+#[tauri::command]
+pub async fn put_preferences(
+    desktop: State<'_, Desktop>,
+    preferences: Preferences,
+) -> Result<Preferences, CommandError> {
+    Ok(desktop.signed_in()?.put_preferences(&preferences).await?)
+}
+
+/// Whether the app starts at login; `enabled` changes it first.
+#[tauri::command]
+pub fn autostart(app: tauri::AppHandle, enabled: Option<bool>) -> Result<bool, CommandError> {
+    let launcher = app.autolaunch();
+    let failed = |e: tauri_plugin_autostart::Error| {
+        CommandError::new("server", format!("start at login: {e}"))
+    };
+    match enabled {
+        Some(true) => launcher.enable().map_err(failed)?,
+        Some(false) => launcher.disable().map_err(failed)?,
+        None => {}
+    }
+    launcher.is_enabled().map_err(failed)
+}

@@ -1,0 +1,98 @@
+//! Sign-in, sign-out, and which server: thin wrappers over
+//! [`Desktop`](crate::connection::Desktop).
+
+use tauri::State;
+
+use super::CommandError;
+use crate::connection::{Desktop, SessionInfo};
+use crate::settings::ServerChoice;
+
+/// The session, once start-up has settled.
+#[tauri::command]
+pub async fn session(desktop: State<'_, Desktop>) -> Result<SessionInfo, CommandError> {
+    Ok(desktop.session().await)
+}
+
+/// Signs in to the chosen (remote) server.
+#[tauri::command]
+pub async fn sign_in(
+    desktop: State<'_, Desktop>,
+    email: String,
+    password: String,
+) -> Result<SessionInfo, CommandError> {
+    let email = email.trim();
+    if !email.contains('@') {
+        return Err(CommandError::new(
+            "validation",
+            "email: enter an email address",
+        ));
+    }
+    if password.is_empty() {
+        return Err(CommandError::new(
+            "validation",
+            "password: enter the password",
+        ));
+    }
+    desktop
+        .sign_in(email, &password)
+        .await
+        .map_err(|e| match e {
+            // A refused sign-in is a wrong password (401) or a disabled account (403).
+            belfry_client::Error::AuthRequired { reason } if reason.starts_with("forbidden") => {
+                CommandError::new("disabled", reason)
+            }
+            belfry_client::Error::AuthRequired { reason } => {
+                CommandError::new("invalid_credentials", reason)
+            }
+            other => other.into(),
+        })?;
+    Ok(desktop.session().await)
+}
+
+#[tauri::command]
+pub async fn sign_out(desktop: State<'_, Desktop>) -> Result<(), CommandError> {
+    desktop.sign_out().await;
+    Ok(())
+}
+
+/// Connects to the server at `url` (then the user signs in).
+#[tauri::command]
+pub async fn use_server(
+    desktop: State<'_, Desktop>,
+    url: String,
+) -> Result<SessionInfo, CommandError> {
+    let url = url.trim();
+    let client = belfry_client::Client::new(url).map_err(|_| {
+        CommandError::new(
+            "validation",
+            format!("url: `{url}` is not an http(s) address"),
+        )
+    })?;
+    desktop
+        .switch(ServerChoice::Remote {
+            url: client.base().as_str().to_owned(),
+        })
+        .await;
+    Ok(desktop.session().await)
+}
+
+/// Runs a Belfry server on this computer and signs in to it; `demo` also
+/// publishes demo events.
+#[tauri::command]
+pub async fn use_bundled(
+    desktop: State<'_, Desktop>,
+    demo: bool,
+) -> Result<SessionInfo, CommandError> {
+    desktop.switch(ServerChoice::Bundled { demo }).await;
+    let session = desktop.session().await;
+    match &session.reason {
+        Some(reason) if session.email.is_none() => Err(CommandError::new("server", reason.clone())),
+        _ => Ok(session),
+    }
+}
+
+/// The window listens now: send it the status and `ready`.
+#[tauri::command]
+pub fn attach(desktop: State<'_, Desktop>) {
+    desktop.attach();
+}
