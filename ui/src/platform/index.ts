@@ -5,7 +5,17 @@
 import { BrowserPlatform } from './browser/browser-platform';
 import type { Platform } from './platform';
 
-export type { Capabilities, ConnectionStatus, MarkReadRequest, Platform, Session, StreamEvent } from './platform';
+export type {
+  Capabilities,
+  ConnectionStatus,
+  MarkReadRequest,
+  OsNotifications,
+  OsPermission,
+  OsPopupOptions,
+  Platform,
+  Session,
+  StreamEvent,
+} from './platform';
 export { ApiError } from './errors';
 
 export function createPlatform(): Platform {
