@@ -72,12 +72,14 @@ describe('OS notifications in the browser', () => {
     expect(await os.enable()).toBe('granted');
     expect(b.storage.getItem(ENABLED_KEY)).toBe('on');
     os.show(critical);
-    expect(b.raised.map((r) => [r.title, r.init.body, r.init.tag, r.init.requireInteraction])).toEqual([
-      ['Possible fraud on #1043', 'Card issued abroad', 'belfry-7', true],
+    expect(b.raised.map((r) => [r.title, r.init.body, r.init.tag, r.init.requireInteraction, r.init.silent])).toEqual([
+      ['Possible fraud on #1043', 'Card issued abroad', 'belfry-7', true, false],
     ]);
+    os.show({ ...warning, sound: false });
+    expect(b.raised[1]?.init.silent).toBe(true);
     os.disable();
-    os.show(warning);
-    expect(b.raised).toHaveLength(1);
+    os.show({ ...warning, ids: [9] });
+    expect(b.raised).toHaveLength(2);
   });
 
   it('asks for permission only when enabled, and stays off when the browser says no', async () => {

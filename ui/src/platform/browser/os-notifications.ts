@@ -119,9 +119,10 @@ export class WebNotifications implements OsNotifications {
       body: popup.body ?? '',
       tag,
       requireInteraction: popup.persistent,
-      // The page plays its own chime per severity (`sounds` preference); the
-      // OS sound on top would ring twice.
-      silent: true,
+      // The OS sound follows the `sounds` preference too. The page's own chime
+      // may ring as well, but it cannot be relied on: browsers block audio
+      // until the page is interacted with, e.g. after a reload at night.
+      silent: !popup.sound,
       data: { ids: popup.ids },
     };
     if (options.realert) init.renotify = true;
