@@ -71,6 +71,25 @@ export async function startServer(dataDir: string, port = 0): Promise<Server> {
   };
 }
 
+/** Starts a suite: a data directory with these admins, a publish token, the server and the browser. */
+export async function setUp(admins: { email: string; password: string }[]): Promise<{ dataDir: string; token: string; server: Server; browser: Browser }> {
+  checkPrerequisites();
+  const dataDir = tempDataDir();
+  for (const a of admins) addAdmin(dataDir, a.email, a.password);
+  const token = publishToken(dataDir);
+  const server = await startServer(dataDir);
+  const browser = await launchBrowser();
+  return { dataDir, token, server, browser };
+}
+
+/** Ends a suite: its browser contexts, the browser, the server, then the data directory. */
+export async function tearDown(s: { contexts: BrowserContext[]; browser?: Browser; server?: Server; dataDir?: string }): Promise<void> {
+  for (const c of s.contexts) await c.close().catch(() => undefined);
+  await s.browser?.close();
+  await s.server?.stop();
+  if (s.dataDir) removeDir(s.dataDir);
+}
+
 export function tempDataDir(): string {
   return mkdtempSync(join(tmpdir(), 'belfry-e2e-'));
 }

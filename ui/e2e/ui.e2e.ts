@@ -5,17 +5,13 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ARTIFACTS,
-  addAdmin,
-  checkPrerequisites,
-  launchBrowser,
   newContext,
   publish,
-  publishToken,
-  removeDir,
   setPassword,
+  setUp,
   signIn,
   startServer,
-  tempDataDir,
+  tearDown,
   until,
   watchPage,
   type Server,
@@ -65,22 +61,10 @@ function shot(page: Page, name: string) {
 }
 
 beforeAll(async () => {
-  checkPrerequisites();
-  dataDir = tempDataDir();
-  addAdmin(dataDir, ALICE.email, ALICE.password);
-  addAdmin(dataDir, BOB.email, BOB.password);
-  addAdmin(dataDir, CAROL.email, CAROL.password);
-  token = publishToken(dataDir);
-  server = await startServer(dataDir);
-  browser = await launchBrowser();
+  ({ dataDir, token, server, browser } = await setUp([ALICE, BOB, CAROL]));
 });
 
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => undefined);
-  await browser?.close();
-  await server?.stop();
-  if (dataDir) removeDir(dataDir);
-});
+afterAll(() => tearDown({ contexts, browser, server, dataDir }));
 
 describe('Belfry web UI', () => {
   it('explains a wrong password, then signs in and goes live', async () => {

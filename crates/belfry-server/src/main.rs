@@ -70,10 +70,10 @@ enum UserCommand {
 /// Settings shared by every subcommand: file, then BELFRY_* variables, then flags.
 #[derive(Args)]
 struct SettingsArgs {
-    /// TOML configuration file.
+    /// TOML configuration file [default: none].
     #[arg(long, env = "BELFRY_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Directory for the database and the generated JWT secret [default: the user's data directory]/belfry.
+    /// Directory for the database and the generated JWT secret [default: <user data directory>/belfry].
     #[arg(long, env = "BELFRY_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// JWT algorithm accepted (pinned) [default: HS256].
@@ -82,19 +82,19 @@ struct SettingsArgs {
     /// HS256 secret [default: generated in the data directory].
     #[arg(long, env = "BELFRY_JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<String>,
-    /// PEM public key for RS256, ES256 or EdDSA.
+    /// PEM public key for RS256, ES256 or EdDSA [default: none].
     #[arg(long, env = "BELFRY_JWT_PUBLIC_KEY_FILE", value_name = "FILE")]
     jwt_public_key_file: Option<PathBuf>,
-    /// Required `iss` claim.
+    /// Required `iss` claim [default: none, not checked].
     #[arg(long, env = "BELFRY_JWT_ISSUER")]
     jwt_issuer: Option<String>,
-    /// Required `aud` claim.
+    /// Required `aud` claim [default: none, not checked].
     #[arg(long, env = "BELFRY_JWT_AUDIENCE")]
     jwt_audience: Option<String>,
     /// Tolerated clock skew on `exp` [default: 5s].
     #[arg(long, env = "BELFRY_JWT_LEEWAY", value_parser = humantime::parse_duration)]
     jwt_leeway: Option<Duration>,
-    /// Emails that are admins even without a `role: admin` claim (comma-separated).
+    /// Emails that are admins even without a `role: admin` claim (comma-separated) [default: none].
     #[arg(long, env = "BELFRY_ADMIN_EMAILS", value_delimiter = ',')]
     admin_emails: Option<Vec<String>>,
 }
@@ -140,7 +140,7 @@ struct ServeArgs {
     /// Live notifications buffered for slow streams before they catch up from the store [default: 1024].
     #[arg(long, env = "BELFRY_BROADCAST_CAPACITY")]
     broadcast_capacity: Option<usize>,
-    /// Also publish a realistic stream of demo store events.
+    /// Also publish a realistic stream of demo store events [default: off].
     #[arg(long, env = "BELFRY_DEMO")]
     demo: bool,
     /// Demo events per minute [default: 12].

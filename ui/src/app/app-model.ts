@@ -9,6 +9,7 @@ import { createInboxStore } from '../stores/inbox-store';
 import { createNotificationStore } from '../stores/notification-store';
 import { createToastStore } from '../stores/toast-store';
 import type { Preferences } from '../lib/types';
+import { navigate } from './router';
 
 export const HISTORY_PAGE = 50;
 /** How often unacknowledged critical notifications are checked for a re-alert. */
@@ -16,7 +17,22 @@ const REALERT_CHECK_MS = 30_000;
 
 export function createAppModel(platform: Platform) {
   const toasts = createToastStore();
-  const notifications = createNotificationStore({ toasts, playSound: (s) => platform.playSound(s) });
+  // The desktop app raises native pop-ups from its Rust core; the page must
+  // not raise a second one for the same notification.
+  const os = platform.capabilities.desktop ? undefined : platform.osNotifications;
+  const notifications = createNotificationStore({
+    toasts,
+    playSound: (s) => platform.playSound(s),
+    osPopup: os
+      ? (popup, realert) =>
+          os.show(popup, {
+            realert,
+            // One notification opens its detail; a backlog summary the inbox.
+            onClick: () => navigate(popup.ids.length === 1 ? `/inbox/${popup.ids[0]}` : '/inbox'),
+          })
+      : undefined,
+    osClose: os ? (id) => os.close(id) : undefined,
+  });
   const inbox = createInboxStore(platform);
   const session = createStore<Session | null>(platform.session());
   let closeStream: (() => void) | null = null;

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { Backoff } from './backoff';
 import { badgeText } from './badge';
-import { inQuietHours, shouldPopUp } from './popup-rules';
+import { decidePopup, inQuietHours, planPopups, shouldPopUp } from './popup-rules';
 import { relativeTime } from './relative-time';
 import { displayValue, safeHref } from './safe-link';
-import { DEFAULT_PREFERENCES, type Preferences } from './types';
+import { DEFAULT_PREFERENCES, type Preferences, type Severity } from './types';
 
 describe('badge text', () => {
   it('is hidden at zero, exact up to 99, then 99+', () => {
@@ -101,5 +101,39 @@ describe('pop-up rules', () => {
     // 23:30 UTC is 08:30 in Tokyo.
     expect(inQuietHours(at, q)).toBe(false);
     expect(inQuietHours(new Date('2026-11-30T00:30:00Z'), q)).toBe(true);
+  });
+});
+
+describe('OS pop-up plan (mirrors policy.rs)', () => {
+  const at = new Date('2026-11-29T12:00:00Z');
+  const n = (id: number, severity: Severity, kind = 'stock.low') => ({ id, kind, severity, title: `n${id}`, body: 'body' });
+  it('pops up warnings and criticals by default, info not; critical stays, sound follows settings', () => {
+    expect(decidePopup(n(1, 'info', 'order.created'), DEFAULT_PREFERENCES, at)).toBeNull();
+    expect(decidePopup(n(2, 'warning'), DEFAULT_PREFERENCES, at)).toEqual({
+      title: 'n2',
+      body: 'body',
+      severity: 'warning',
+      sound: true,
+      persistent: false,
+      ids: [2],
+    });
+    const c = decidePopup(n(3, 'critical', 'fraud.detected'), { ...DEFAULT_PREFERENCES, sounds: { info: false, warning: true, critical: false } }, at);
+    expect(c && [c.persistent, c.sound]).toEqual([true, false]);
+  });
+  it('pops up a short backlog one by one', () => {
+    const popups = planPopups([n(1, 'warning'), n(2, 'warning'), n(3, 'critical')], DEFAULT_PREFERENCES, at);
+    expect(popups.map((p) => p.title)).toEqual(['n1', 'n2', 'n3']);
+  });
+  it('folds a long backlog into one summary as severe as its most severe member', () => {
+    const batch = [...[1, 2, 3, 4, 5].map((i) => n(i, 'warning')), n(6, 'critical'), n(7, 'critical'), n(8, 'info', 'order.created')];
+    expect(planPopups(batch, DEFAULT_PREFERENCES, at)).toEqual([
+      { title: '7 new notifications, 2 critical', body: null, severity: 'critical', sound: true, persistent: true, ids: [1, 2, 3, 4, 5, 6, 7] },
+    ]);
+    const warnings = planPopups([1, 2, 3, 4].map((i) => n(i, 'warning')), DEFAULT_PREFERENCES, at);
+    expect(warnings.map((p) => [p.title, p.severity, p.persistent])).toEqual([['4 new notifications', 'warning', false]]);
+  });
+  it('ignores malformed quiet hours and reads an unknown time zone as UTC, like the desktop app', () => {
+    expect(inQuietHours(at, { start: '25:00', end: '07:00', time_zone: 'UTC', critical_breaks_through: true })).toBe(false);
+    expect(inQuietHours(at, { start: '11:30', end: '12:30', time_zone: 'Nowhere/Atlantis', critical_breaks_through: true })).toBe(true);
   });
 });

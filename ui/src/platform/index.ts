@@ -6,7 +6,18 @@ import { BrowserPlatform } from './browser/browser-platform';
 import type { Platform } from './platform';
 import { TauriPlatform } from './tauri/tauri-platform';
 
-export type { Capabilities, ConnectionStatus, DesktopControls, MarkReadRequest, Platform, Session, StreamEvent } from './platform';
+export type {
+  Capabilities,
+  ConnectionStatus,
+  DesktopControls,
+  MarkReadRequest,
+  OsNotifications,
+  OsPermission,
+  OsPopupOptions,
+  Platform,
+  Session,
+  StreamEvent,
+} from './platform';
 export { ApiError } from './errors';
 
 export function createPlatform(): Platform {

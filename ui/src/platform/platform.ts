@@ -14,7 +14,11 @@
 //! - `capabilities`: desktop, test notifications and the bundled server on;
 //!   `desktop` carries the controls only the app has.
 //! - `playSound`: nothing; native pop-ups carry their sound.
+//! - `osNotifications`: absent. The Rust core raises native pop-ups (notify-rust)
+//!   with the same policy, so the page raising Web Notifications too would show
+//!   each one twice.
 
+import type { Popup } from '../lib/popup-rules';
 import type {
   AckEvent,
   InboxPage,
@@ -55,6 +59,45 @@ export interface Capabilities {
   testNotifications: boolean;
   /** A bundled server can be switched on and off (desktop only). */
   bundledServer: boolean;
+}
+
+/**
+ * Whether this browser may show OS notifications: `unsupported` (no Web
+ * Notifications API), `insecure` (the API exists only on HTTPS or localhost),
+ * or the browser's permission for this site.
+ */
+export type OsPermission = 'unsupported' | 'insecure' | 'default' | 'denied' | 'granted';
+
+/** How one OS pop-up was triggered. */
+export interface OsPopupOptions {
+  /** A re-alert of a notification that popped up before: alert again even though its tag is shown. */
+  realert?: boolean;
+  /** The pop-up was clicked (after the platform brought the app to the front). */
+  onClick?: () => void;
+}
+
+/**
+ * OS notifications raised by the page itself (the Web Notifications API).
+ * Only the browser platform has it: the desktop app raises native pop-ups
+ * from its Rust core, so the page must not raise them a second time.
+ */
+export interface OsNotifications {
+  permission(): OsPermission;
+  /** Turned on in this browser (a per-browser choice, besides the server preferences). */
+  enabled(): boolean;
+  /**
+   * Asks the browser for permission (call it from a click, never on load)
+   * and turns pop-ups on if granted. Returns the resulting permission.
+   */
+  enable(): Promise<OsPermission>;
+  disable(): void;
+  /**
+   * Raises the pop-up if turned on and permitted, once across this browser's
+   * tabs and reconnects (a tag per notification).
+   */
+  show(popup: Popup, options?: OsPopupOptions): void;
+  /** Closes the pop-up of a notification this page raised (it was acknowledged). */
+  close(id: number): void;
 }
 
 export type MarkReadRequest = { ids: number[] } | { up_to: number };
@@ -102,4 +145,6 @@ export interface Platform {
   getPreferences(): Promise<Preferences>;
   putPreferences(preferences: Preferences): Promise<Preferences>;
   playSound(severity: Severity): void;
+  /** OS notifications raised by the page; absent where the platform raises them natively. */
+  readonly osNotifications?: OsNotifications;
 }

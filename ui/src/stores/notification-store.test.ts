@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { InboxItem, Notification, Severity } from '../lib/types';
+import type { Popup } from '../lib/popup-rules';
+import { DEFAULT_PREFERENCES, type InboxItem, type Notification, type Severity } from '../lib/types';
 import { createInboxStore } from './inbox-store';
 import { createNotificationStore, MAX_RECENT } from './notification-store';
 import { BACKLOG_KEY, createToastStore } from './toast-store';
@@ -156,6 +157,81 @@ describe('notification store', () => {
     t += 60_000;
     s.realert();
     expect(toasts.store.get().toasts).toHaveLength(0);
+  });
+
+  describe('OS pop-ups', () => {
+    function withOs() {
+      const popups: [Popup, boolean][] = [];
+      const closed: number[] = [];
+      let t = Date.parse('2026-11-29T12:00:00Z');
+      const s = createNotificationStore({
+        toasts: createToastStore(),
+        now: () => new Date(t),
+        osPopup: (p, realert) => popups.push([p, realert]),
+        osClose: (id) => closed.push(id),
+      });
+      return { s, popups, closed, later: (ms: number) => (t += ms) };
+    }
+    const live = (x: Notification) => ({ type: 'notification' as const, notification: x, replayed: false });
+    const replay = (x: Notification) => ({ type: 'notification' as const, notification: x, replayed: true });
+
+    it('raises one for a live critical, none for a live info, and never twice for the same id', () => {
+      const { s, popups } = withOs();
+      s.apply({ type: 'ready', ready: { last_id: 0, unread: counts(0, 0, 0, 0) } });
+      s.apply(live({ ...n(1, 'critical', 'fraud.detected'), body: 'Card issued abroad' }));
+      s.apply(live(n(2, 'info', 'order.created')));
+      s.apply(live(n(1, 'critical', 'fraud.detected')));
+      expect(popups).toEqual([
+        [{ title: 'N1', body: 'Card issued abroad', severity: 'critical', sound: true, persistent: true, ids: [1] }, false],
+      ]);
+    });
+
+    it('holds a replayed backlog until its last id and then raises one summary', () => {
+      const { s, popups } = withOs();
+      s.apply({ type: 'ready', ready: { last_id: 15, unread: counts(5, 0, 4, 1) } });
+      for (const id of [11, 12, 13, 14]) s.apply(replay(n(id)));
+      expect(popups).toEqual([]);
+      s.apply(replay(n(15, 'critical', 'system.error')));
+      expect(popups.map(([p]) => [p.title, p.severity, p.persistent, p.ids])).toEqual([
+        ['5 new notifications, 1 critical', 'critical', true, [11, 12, 13, 14, 15]],
+      ]);
+      s.apply(live(n(16)));
+      expect(popups.map(([p]) => p.ids)).toEqual([[11, 12, 13, 14, 15], [16]]);
+    });
+
+    it('raises a short backlog one by one, and what it has when the connection drops mid-replay', () => {
+      const { s, popups } = withOs();
+      s.apply({ type: 'ready', ready: { last_id: 12, unread: counts(2, 0, 2, 0) } });
+      s.apply(replay(n(11)));
+      s.apply(replay(n(12)));
+      expect(popups.map(([p]) => p.title)).toEqual(['N11', 'N12']);
+      s.apply({ type: 'ready', ready: { last_id: 30, unread: counts(2, 0, 2, 0) } });
+      s.apply(replay(n(21)));
+      s.apply({ type: 'status', status: { state: 'reconnecting', retryAt: 0, attempt: 1, reason: 'closed' } });
+      expect(popups.map(([p]) => p.title)).toEqual(['N11', 'N12', 'N21']);
+    });
+
+    it('follows the preferences for the backlog too', () => {
+      const { s, popups } = withOs();
+      s.setPreferences({ ...DEFAULT_PREFERENCES, muted_kinds: [{ kind: 'stock.low' }] });
+      s.apply({ type: 'ready', ready: { last_id: 3, unread: counts(3, 0, 3, 0) } });
+      for (const id of [1, 2, 3]) s.apply(replay(n(id)));
+      s.apply(live(n(4, 'critical', 'fraud.detected')));
+      expect(popups.map(([p]) => p.ids)).toEqual([[4]]);
+    });
+
+    it('marks re-alerts and closes the pop-up of an acknowledged notification', () => {
+      const { s, popups, closed, later } = withOs();
+      s.apply(live(n(1, 'critical', 'fraud.detected')));
+      later(5 * 60_000);
+      s.realert();
+      expect(popups.map(([p, again]) => [p.ids, again])).toEqual([
+        [[1], false],
+        [[1], true],
+      ]);
+      s.apply({ type: 'ack', ack: { id: 1, ack: { by: { sub: 'bob' }, at: '2026-11-29T12:05:00Z' } } });
+      expect(closed).toEqual([1]);
+    });
   });
 
   it('keeps memory bounded to the newest notifications', () => {

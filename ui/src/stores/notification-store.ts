@@ -3,9 +3,13 @@
 //! arrivals), the most recent notifications with read and ack state, the
 //! connection status and the admin's preferences. Memory is bounded: only
 //! the newest MAX_RECENT notifications and MAX_SEEN ids are kept.
+//!
+//! It also decides what alerts: a toast, the chime and an OS pop-up (where
+//! the platform raises them from the page) for each live notification that
+//! passes the pop-up rules, and one summary for a replayed backlog.
 
 import type { ConnectionStatus, StreamEvent } from '../platform/platform';
-import { shouldPopUp } from '../lib/popup-rules';
+import { decidePopup, planPopups, type Popup } from '../lib/popup-rules';
 import {
   DEFAULT_PREFERENCES,
   NO_UNREAD,
@@ -46,6 +50,13 @@ export interface NotificationStoreOptions {
   toasts?: ToastStore;
   playSound?: (s: Severity) => void;
   now?: () => Date;
+  /**
+   * Raises an OS pop-up (browser mode only; the desktop app raises its own).
+   * `realert` marks a repeat for an unacknowledged critical notification.
+   */
+  osPopup?: (popup: Popup, realert: boolean) => void;
+  /** Closes the OS pop-up of a notification someone acknowledged. */
+  osClose?: (id: number) => void;
 }
 
 export function createNotificationStore(opts: NotificationStoreOptions = {}) {
@@ -67,6 +78,12 @@ export function createNotificationStore(opts: NotificationStoreOptions = {}) {
   const alertedAt = new Map<number, number>();
   /** Counts stream events that change counts or item state; see `mergeHistory`. */
   let eventSeq = 0;
+  /**
+   * The replayed backlog of the current connection, held until it is complete
+   * (its last id is `ready.last_id`) so that it makes OS pop-ups as one batch.
+   */
+  let backlog: Notification[] = [];
+  let replayUntil: number | null = null;
 
   function remember(id: number, set: Set<number> = seen): boolean {
     if (set.has(id)) return false;
@@ -97,21 +114,36 @@ export function createNotificationStore(opts: NotificationStoreOptions = {}) {
           : { ...s.unread, total: s.unread.total + 1, [n.severity]: s.unread[n.severity] + 1 },
       }));
     }
-    if (!remember(n.id, announced)) return;
+    const first = remember(n.id, announced);
     if (replayed) {
-      opts.toasts?.backlog(n);
+      if (first) {
+        opts.toasts?.backlog(n);
+        backlog.push(n);
+      }
+      if (replayUntil !== null && n.id >= replayUntil) flushBacklog();
       return;
     }
-    alert(n);
+    // Live frames come after the replay, so whatever was replayed is complete.
+    flushBacklog();
+    if (first) alert(n);
   }
 
-  function alert(n: Notification) {
-    const prefs = store.get().preferences;
+  function alert(n: Notification, again = false) {
     if (n.severity === 'critical') alertedAt.set(n.id, now().getTime());
-    if (shouldPopUp(n, prefs, now())) {
-      opts.toasts?.notify(n);
-      if (prefs.sounds[n.severity]) opts.playSound?.(n.severity);
-    }
+    const popup = decidePopup(n, store.get().preferences, now());
+    if (!popup) return;
+    opts.toasts?.notify(n);
+    if (popup.sound) opts.playSound?.(n.severity);
+    opts.osPopup?.(popup, again);
+  }
+
+  /** Turns the held backlog into its OS pop-ups: each one, or one summary. */
+  function flushBacklog() {
+    replayUntil = null;
+    if (backlog.length === 0) return;
+    const batch = backlog;
+    backlog = [];
+    for (const popup of planPopups(batch, store.get().preferences, now())) opts.osPopup?.(popup, false);
   }
 
   return {
@@ -124,9 +156,13 @@ export function createNotificationStore(opts: NotificationStoreOptions = {}) {
       if (e.type === 'notification' || e.type === 'read' || e.type === 'ack') eventSeq += 1;
       switch (e.type) {
         case 'status':
+          // A connection that ends mid-replay still announces what it replayed.
+          if (e.status.state !== 'live') flushBacklog();
           store.set((s) => ({ ...s, status: e.status }));
           break;
         case 'ready':
+          flushBacklog();
+          replayUntil = e.ready.last_id;
           store.set((s) => ({ ...s, unread: e.ready.unread }));
           break;
         case 'notification':
@@ -137,12 +173,16 @@ export function createNotificationStore(opts: NotificationStoreOptions = {}) {
           break;
         case 'ack':
           store.set((s) => ({ ...s, items: s.items.map((x) => applyAck(x, e.ack.id, e.ack.ack)) }));
-          if (e.ack.ack) opts.toasts?.dismissNotification(e.ack.id);
+          if (e.ack.ack) {
+            opts.toasts?.dismissNotification(e.ack.id);
+            opts.osClose?.(e.ack.id);
+          }
           break;
         case 'preferences':
           store.set((s) => ({ ...s, preferences: e.preferences }));
           break;
         case 'reset':
+          flushBacklog();
           seen.clear();
           break;
       }
@@ -199,13 +239,15 @@ export function createNotificationStore(opts: NotificationStoreOptions = {}) {
           alertedAt.delete(id);
           continue;
         }
-        if (minutes > 0 && t - at >= minutes * 60_000) alert(item);
+        if (minutes > 0 && t - at >= minutes * 60_000) alert(item, true);
       }
     },
     find(id: number): InboxItem | undefined {
       return store.get().items.find((x) => x.id === id);
     },
     reset() {
+      backlog = [];
+      replayUntil = null;
       seen.clear();
       announced.clear();
       alertedAt.clear();

@@ -1,6 +1,7 @@
 //! Settings: server and account, pop-up threshold, muted kinds, quiet hours,
-//! sounds per severity. Desktop-only controls (test notifications, bundled
-//! server) appear only when the platform has them.
+//! sounds per severity; desktop notifications where the page raises them
+//! (browser mode). Desktop-only controls (test notifications, bundled server)
+//! appear only when the platform has them.
 
 import { useEffect, useState } from 'react';
 import { useApp } from '../../app/context';
@@ -9,6 +10,7 @@ import { KNOWN_KINDS, SEVERITIES, type Preferences, type Severity } from '../../
 import { ApiError } from '../../platform';
 import { useStore } from '../../stores/create-store';
 import { DesktopSettings } from './desktop-settings';
+import { OsNotificationsSection } from './os-notifications-section';
 
 const MUTE_DURATIONS: [string, number][] = [
   ['Until unmuted', 0],
@@ -76,6 +78,8 @@ export function SettingsPage() {
           <DesktopSettings desktop={app.platform.desktop} serverLabel={app.platform.serverLabel} />
         )}
       </section>
+
+      {app.platform.osNotifications && !caps.desktop && <OsNotificationsSection os={app.platform.osNotifications} />}
 
       <form className="card settings__section" onSubmit={(e) => void save(e)} aria-labelledby="alerts">
         <h2 id="alerts" className="section-title">Alerts</h2>

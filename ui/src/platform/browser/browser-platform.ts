@@ -6,12 +6,14 @@ import type { InboxPage, InboxQuery, Preferences, Severity, UnreadCounts, AckEve
 import { ApiError, errorFromResponse } from '../errors';
 import type { MarkReadRequest, Platform, Session, StreamEvent } from '../platform';
 import { EventStream } from './event-stream';
+import { browserNotificationDeps, WebNotifications } from './os-notifications';
 import { SessionTokens } from './session';
 import { beep } from './sound';
 
 export class BrowserPlatform implements Platform {
   readonly capabilities = { desktop: false, testNotifications: false, bundledServer: false };
   readonly serverLabel: string;
+  readonly osNotifications = new WebNotifications(browserNotificationDeps());
   private readonly tokens: SessionTokens;
 
   constructor(private readonly base = '') {
