@@ -332,11 +332,11 @@ async fn save_screenshot(wd: &WebDriver, name: &str) {
 /// A dbusmenu layout node: id, properties, children (`(ia{sv}av)`).
 type MenuNode = (i32, HashMap<String, OwnedValue>, Vec<OwnedValue>);
 
-/// Every `label` in a dbusmenu layout, depth first.
-fn menu_labels(node: &OwnedValue, out: &mut Vec<String>) -> anyhow::Result<()> {
-    let (_id, props, children): MenuNode = node.try_clone()?.try_into()?;
+/// Every `(id, label)` in a dbusmenu layout, depth first.
+fn menu_labels(node: &OwnedValue, out: &mut Vec<(i32, String)>) -> anyhow::Result<()> {
+    let (id, props, children): MenuNode = node.try_clone()?.try_into()?;
     if let Some(label) = props.get("label") {
-        out.push(String::try_from(label.try_clone()?)?);
+        out.push((id, String::try_from(label.try_clone()?)?));
     }
     for child in &children {
         menu_labels(child, out)?;
@@ -344,8 +344,12 @@ fn menu_labels(node: &OwnedValue, out: &mut Vec<String>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The tray menu's labels, read from the registered item over D-Bus.
-async fn tray_labels(bus: &zbus::Connection, item: &TrayItem) -> anyhow::Result<Vec<String>> {
+/// The tray menu's entries, read from the registered item over D-Bus, and
+/// where its menu is (bus name, object path) to click them.
+async fn tray_menu(
+    bus: &zbus::Connection,
+    item: &TrayItem,
+) -> anyhow::Result<(Vec<(i32, String)>, String, OwnedObjectPath)> {
     let (dest, path) = if item.service.starts_with('/') {
         (item.sender.clone(), item.service.clone())
     } else {
@@ -374,81 +378,167 @@ async fn tray_labels(bus: &zbus::Connection, item: &TrayItem) -> anyhow::Result<
     for child in &layout.2 {
         menu_labels(child, &mut labels)?;
     }
-    Ok(labels)
+    Ok((labels, dest, menu))
+}
+
+/// A private desktop session: a temporary HOME, an X display, a session
+/// bus with gnome-keyring, and the recording notification server and tray
+/// host on it.
+struct Desk {
+    home: tempfile::TempDir,
+    runtime_dir: PathBuf,
+    display: String,
+    address: String,
+    bus: zbus::Connection,
+    popups: Arc<Mutex<Vec<Popup>>>,
+    tray_items: Arc<Mutex<Vec<TrayItem>>>,
+    /// Xvfb and dbus-daemon, ended when the session is dropped.
+    _procs: Procs,
+}
+
+impl Desk {
+    async fn start() -> anyhow::Result<Self> {
+        let home = tempfile::tempdir()?;
+        let runtime_dir = home.path().join("run");
+        std::fs::create_dir_all(&runtime_dir)?;
+        std::fs::set_permissions(
+            &runtime_dir,
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )?;
+
+        // A display and a session bus of our own.
+        let mut procs = Procs(Vec::new());
+        let (xvfb, display) = spawn_reading_line(Command::new("Xvfb").args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1280x800x24",
+            "-nolisten",
+            "tcp",
+        ]))?;
+        procs.0.push(xvfb);
+        let display = format!(":{display}");
+        let (dbus, address) = spawn_reading_line(Command::new("dbus-daemon").args([
+            "--session",
+            "--nofork",
+            "--print-address=1",
+        ]))?;
+        procs.0.push(dbus);
+
+        // The OS keyring on that bus: gnome-keyring's Secret Service, with
+        // its files under the temporary HOME.
+        let mut keyring = Command::new("gnome-keyring-daemon")
+            .args(["--unlock", "--components=secrets"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &address)
+            .env("HOME", home.path())
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("XDG_RUNTIME_DIR", &runtime_dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .context("cannot start gnome-keyring-daemon: run scripts/setup.sh")?;
+        {
+            use std::io::Write as _;
+            let mut stdin = keyring.stdin.take().expect("piped");
+            stdin.write_all(b"keyring-test-password")?;
+        }
+        keyring.wait()?;
+
+        // The desktop shell's stand-ins on that bus.
+        let popups = Arc::new(Mutex::new(Vec::<Popup>::new()));
+        let tray_items = Arc::new(Mutex::new(Vec::<TrayItem>::new()));
+        let bus = zbus::connection::Builder::address(address.as_str())?
+            .name("org.freedesktop.Notifications")?
+            .name("org.kde.StatusNotifierWatcher")?
+            .serve_at(
+                "/org/freedesktop/Notifications",
+                Notifications {
+                    calls: popups.clone(),
+                    next: 0,
+                },
+            )?
+            .serve_at(
+                "/StatusNotifierWatcher",
+                Watcher {
+                    items: tray_items.clone(),
+                },
+            )?
+            .build()
+            .await?;
+        Ok(Self {
+            home,
+            runtime_dir,
+            display,
+            address,
+            bus,
+            popups,
+            tray_items,
+            _procs: procs,
+        })
+    }
+
+    /// The environment of a program in this session (a fresh user).
+    fn env<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
+        let home = self.home.path();
+        cmd.env("DISPLAY", &self.display)
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .env("HOME", home)
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env("XDG_CACHE_HOME", home.join("cache"))
+            .env("XDG_RUNTIME_DIR", &self.runtime_dir)
+            .env("GDK_BACKEND", "x11")
+            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+            .env("LIBGL_ALWAYS_SOFTWARE", "1")
+            .env("RUST_LOG", "info,belfry_desktop=debug")
+    }
+
+    fn popups(&self) -> Vec<Popup> {
+        self.popups.lock().unwrap().clone()
+    }
+
+    /// The tray menu's labels once the tray item has registered.
+    async fn tray_labels(&self) -> anyhow::Result<Vec<String>> {
+        let item = wait_for("the tray item", async || {
+            Ok(self.tray_items.lock().unwrap().first().cloned())
+        })
+        .await?;
+        let (entries, _, _) = tray_menu(&self.bus, &item).await?;
+        Ok(entries.into_iter().map(|(_, label)| label).collect())
+    }
+
+    /// Clicks the tray menu entry labelled `label`, as a tray host does.
+    async fn click_tray(&self, label: &str) -> anyhow::Result<()> {
+        let item = self.tray_items.lock().unwrap().first().cloned();
+        let (entries, dest, menu) = tray_menu(&self.bus, &item.context("no tray item")?).await?;
+        let id = entries
+            .iter()
+            .find(|(_, l)| l == label)
+            .with_context(|| format!("no {label:?} in {entries:?}"))?
+            .0;
+        self.bus
+            .call_method(
+                Some(dest.as_str()),
+                menu.as_str(),
+                Some("com.canonical.dbusmenu"),
+                "Event",
+                &(id, "clicked", zbus::zvariant::Value::from(0i32), 0u32),
+            )
+            .await?;
+        Ok(())
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_critical_alert_pops_up_once_escaped_and_shows_in_the_window_and_the_tray()
 -> anyhow::Result<()> {
     let app = PathBuf::from(env!("CARGO_BIN_EXE_belfry-desktop"));
-    let home = tempfile::tempdir()?;
-    let runtime_dir = home.path().join("run");
-    std::fs::create_dir_all(&runtime_dir)?;
-    std::fs::set_permissions(
-        &runtime_dir,
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )?;
-
-    // A display and a session bus of our own.
+    let desk = Desk::start().await?;
     let mut procs = Procs(Vec::new());
-    let (xvfb, display) = spawn_reading_line(Command::new("Xvfb").args([
-        "-displayfd",
-        "1",
-        "-screen",
-        "0",
-        "1280x800x24",
-        "-nolisten",
-        "tcp",
-    ]))?;
-    procs.0.push(xvfb);
-    let display = format!(":{display}");
-    let (dbus, address) = spawn_reading_line(Command::new("dbus-daemon").args([
-        "--session",
-        "--nofork",
-        "--print-address=1",
-    ]))?;
-    procs.0.push(dbus);
-
-    // The OS keyring on that bus: gnome-keyring's Secret Service, with its
-    // files under the temporary HOME.
-    let mut keyring = Command::new("gnome-keyring-daemon")
-        .args(["--unlock", "--components=secrets"])
-        .env("DBUS_SESSION_BUS_ADDRESS", &address)
-        .env("HOME", home.path())
-        .env("XDG_DATA_HOME", home.path().join("data"))
-        .env("XDG_RUNTIME_DIR", &runtime_dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .context("cannot start gnome-keyring-daemon: run scripts/setup.sh")?;
-    {
-        use std::io::Write as _;
-        let mut stdin = keyring.stdin.take().expect("piped");
-        stdin.write_all(b"keyring-test-password")?;
-    }
-    keyring.wait()?;
-
-    // The desktop shell's stand-ins on that bus.
-    let popups = Arc::new(Mutex::new(Vec::<Popup>::new()));
-    let tray_items = Arc::new(Mutex::new(Vec::<TrayItem>::new()));
-    let bus = zbus::connection::Builder::address(address.as_str())?
-        .name("org.freedesktop.Notifications")?
-        .name("org.kde.StatusNotifierWatcher")?
-        .serve_at(
-            "/org/freedesktop/Notifications",
-            Notifications {
-                calls: popups.clone(),
-                next: 0,
-            },
-        )?
-        .serve_at(
-            "/StatusNotifierWatcher",
-            Watcher {
-                items: tray_items.clone(),
-            },
-        )?
-        .build()
-        .await?;
+    let home = &desk.home;
+    let popups = desk.popups.clone();
+    let bus = &desk.bus;
 
     // A real server with one admin and a publisher token.
     let server_dir = tempfile::tempdir()?;
@@ -478,20 +568,9 @@ async fn a_critical_alert_pops_up_once_escaped_and_shows_in_the_window_and_the_t
 
     // The app, started by WebKitWebDriver, pointed at that server.
     let port = free_port();
-    let driver = Command::new("WebKitWebDriver")
-        .arg(format!("--port={port}"))
-        .env("DISPLAY", &display)
-        .env("DBUS_SESSION_BUS_ADDRESS", &address)
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", home.path().join("config"))
-        .env("XDG_DATA_HOME", home.path().join("data"))
-        .env("XDG_CACHE_HOME", home.path().join("cache"))
-        .env("XDG_RUNTIME_DIR", &runtime_dir)
+    let driver = desk
+        .env(Command::new("WebKitWebDriver").arg(format!("--port={port}")))
         .env("TAURI_WEBVIEW_AUTOMATION", "true")
-        .env("GDK_BACKEND", "x11")
-        .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
-        .env("LIBGL_ALWAYS_SOFTWARE", "1")
-        .env("RUST_LOG", "info,belfry_desktop=debug")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -568,7 +647,7 @@ async fn a_critical_alert_pops_up_once_escaped_and_shows_in_the_window_and_the_t
     // The sign-in went to the OS keyring, under the app's own service name,
     // and nowhere into the app's files.
     let secrets = zbus::Proxy::new(
-        &bus,
+        bus,
         "org.freedesktop.secrets",
         "/org/freedesktop/secrets",
         "org.freedesktop.Secret.Service",
@@ -676,12 +755,8 @@ async fn a_critical_alert_pops_up_once_escaped_and_shows_in_the_window_and_the_t
     );
 
     // The tray registered with the host and its menu lists the alert.
-    let item = wait_for("the tray item", async || {
-        Ok(tray_items.lock().unwrap().first().cloned())
-    })
-    .await?;
     let labels = wait_for("the alert in the tray menu", async || {
-        let labels = tray_labels(&bus, &item).await?;
+        let labels = desk.tray_labels().await?;
         Ok(labels
             .iter()
             .any(|l| l.contains("Critical: Payment"))
@@ -689,6 +764,30 @@ async fn a_critical_alert_pops_up_once_escaped_and_shows_in_the_window_and_the_t
     })
     .await?;
     assert!(labels.iter().any(|l| l == "Quit"), "{labels:?}");
+
+    // "Mark all read" in the tray reaches the server and the window.
+    let badge = "const b = document.querySelector('[data-testid=\"unread-badge\"]'); return b ? b.textContent : ''";
+    assert_eq!(wd.script(badge).await?, json!("2"));
+    desk.click_tray("Mark all read").await?;
+    wait_for("everything read", async || {
+        let unread = wd
+            .call(
+                reqwest::Method::POST,
+                "/execute/async",
+                Some(
+                    json!({"script": "const done = arguments[arguments.length - 1]; \
+                    window.__TAURI_INTERNALS__.invoke('history', {query: {limit: 1}}) \
+                    .then(r => done(r.unread.total), e => done(-1))", "args": []}),
+                ),
+            )
+            .await?;
+        Ok((unread == json!(0)).then_some(()))
+    })
+    .await?;
+    wait_for("the badge to clear", async || {
+        Ok((wd.script(badge).await? == json!("")).then_some(()))
+    })
+    .await?;
     assert!(labels.iter().any(|l| l.contains(info_title)), "{labels:?}");
 
     // A screenshot of the window, kept as a test artifact.
@@ -706,5 +805,59 @@ async fn a_critical_alert_pops_up_once_escaped_and_shows_in_the_window_and_the_t
     shutdown.cancel();
     let _ = served.await;
     drop(procs);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_nothing_configured_the_app_runs_its_own_server_and_shows_the_demo()
+-> anyhow::Result<()> {
+    let app = PathBuf::from(env!("CARGO_BIN_EXE_belfry-desktop"));
+    let desk = Desk::start().await?;
+    // A fresh user, no flags: what a new admin gets on first start.
+    let child = desk
+        .env(&mut Command::new(&app))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let _app = Procs(vec![child]);
+
+    // The demo opens with one event of each severity, seconds apart: info
+    // only moves the badge; warning and critical pop up.
+    let raised = wait_for("the demo's warning and critical pop-ups", async || {
+        let p = desk.popups();
+        let has = |prefix: &str| p.iter().any(|x| x.summary.starts_with(prefix));
+        Ok((has("Warning: ") && has("Critical: ")).then_some(p))
+    })
+    .await?;
+    assert!(
+        !raised.iter().any(|p| p.summary.starts_with("Info: ")),
+        "{raised:#?}"
+    );
+    let critical = raised
+        .iter()
+        .find(|p| p.summary.starts_with("Critical: "))
+        .expect("found above");
+    assert_eq!(critical.urgency, Some(2), "{critical:?}");
+
+    // The tray lists them, and the choice is remembered for the next start.
+    let labels = wait_for("the demo events in the tray menu", async || {
+        let labels = desk.tray_labels().await?;
+        Ok(labels
+            .iter()
+            .any(|l| l.starts_with("Critical: "))
+            .then_some(labels))
+    })
+    .await?;
+    assert!(
+        labels.iter().any(|l| l.starts_with("Warning: ")),
+        "{labels:?}"
+    );
+    let settings = desk
+        .home
+        .path()
+        .join("config/dev.belfry.desktop/settings.json");
+    let saved: Json = serde_json::from_str(&std::fs::read_to_string(&settings)?)?;
+    assert_eq!(saved["server"], json!({"mode": "bundled", "demo": true}));
+    assert!(saved["resume"]["last_id"].as_u64() > Some(0), "{saved}");
     Ok(())
 }
