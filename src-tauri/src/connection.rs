@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use belfry_client::credentials::{CredentialStore, Key, KeyringStore, MemoryStore};
 use belfry_client::policy::{self, Popup, Urgency};
-use belfry_client::{Client, ClientEvent, Error, StreamConfig, Tokens};
+use belfry_client::{Client, ClientEvent, Error, HistoryQuery, StreamConfig, Tokens};
 use belfry_proto::{MarkRead, Notification, Preferences, Severity, UnreadCounts};
 use serde::Serialize;
 use serde_json::json;
@@ -22,7 +22,7 @@ use tauri::{AppHandle, Emitter, Manager};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
-use belfry_desktop_core::actions::{Action, Pause};
+use belfry_desktop_core::actions::Action;
 use belfry_desktop_core::realert::Realerts;
 use belfry_desktop_core::tray_state::{Connection, TrayState};
 
@@ -38,6 +38,8 @@ pub const SESSION_EVENT: &str = "belfry://session";
 pub const KEYRING_SERVICE: &str = "belfry-desktop";
 /// Entries of the tray's "latest notifications".
 pub const LATEST: usize = 5;
+/// Unacknowledged criticals kept for re-alerts; older ones are let go.
+const MAX_TRACKED_CRITICAL: usize = 500;
 /// How often re-alert deadlines are checked.
 const REALERT_TICK: Duration = Duration::from_secs(15);
 
@@ -529,6 +531,12 @@ impl Desktop {
             inner.latest.truncate(LATEST);
             if n.severity == Severity::Critical {
                 inner.critical.insert(n.id, n.clone());
+                // Bounded: the oldest unacknowledged criticals are let go.
+                while inner.critical.len() > MAX_TRACKED_CRITICAL {
+                    let oldest = *inner.critical.keys().min().expect("not empty");
+                    inner.critical.remove(&oldest);
+                    inner.realerts.acknowledged(oldest);
+                }
             }
             if replayed {
                 inner.backlog.push(n.clone());
@@ -607,7 +615,18 @@ impl Desktop {
                 .preferences
                 .clone()
                 .unwrap_or_default();
+            let client = desktop.signed_in().ok();
             for n in due {
+                // An ack this app did not hear of (given while it slept, or
+                // before a replayed critical reached it) ends the re-alerts.
+                if let Some(client) = &client
+                    && acknowledged_on_server(client, n.id).await
+                {
+                    let mut inner = desktop.lock();
+                    inner.realerts.acknowledged(n.id);
+                    inner.critical.remove(&n.id);
+                    continue;
+                }
                 if let Some(mut popup) = policy::decide(&n, &prefs, OffsetDateTime::now_utc()) {
                     popup.title = format!("Still unacknowledged: {}", popup.title);
                     show(&app, &popup, None);
@@ -645,14 +664,8 @@ impl Desktop {
     pub fn act(&self, action: Action) {
         match action {
             Action::PausePopups(pause) => {
-                let now = OffsetDateTime::now_utc();
-                let until = match pause {
-                    Pause::OneHour => now + time::Duration::hours(1),
-                    Pause::UntilTomorrow => (now + time::Duration::days(1))
-                        .replace_time(time::Time::from_hms(8, 0, 0).expect("valid")),
-                };
                 let mut inner = self.lock();
-                inner.settings.paused_until = Some(until.unix_timestamp());
+                inner.settings.paused_until = Some(pause.until(&jiff::Zoned::now()));
                 self.save(&inner.settings);
             }
             Action::ResumePopups => {
@@ -745,6 +758,26 @@ impl Desktop {
         let bundled = self.lock().bundled.take();
         if let Some(b) = bundled {
             b.stop().await;
+        }
+    }
+}
+
+/// Whether someone acknowledged notification `id`; `false` when the server
+/// cannot say (then alerting again is the safe side).
+async fn acknowledged_on_server(client: &Client, id: u64) -> bool {
+    let query = HistoryQuery {
+        limit: Some(1),
+        before: Some(id + 1),
+        ..HistoryQuery::default()
+    };
+    match client.history(&query).await {
+        Ok(page) => page
+            .items
+            .first()
+            .is_some_and(|item| item.notification.id == id && item.ack.is_some()),
+        Err(e) => {
+            tracing::debug!(error = %e, id, "cannot check the ack; alerting again");
+            false
         }
     }
 }

@@ -29,6 +29,30 @@ pub enum Pause {
     UntilTomorrow,
 }
 
+/// The hour "until tomorrow" ends, local time: the start of a working day.
+pub const PAUSE_UNTIL_HOUR: i8 = 8;
+
+impl Pause {
+    /// When a pause started at `now` ends, as a Unix time: an hour later, or
+    /// tomorrow at [`PAUSE_UNTIL_HOUR`] in `now`'s own time zone (so a pause
+    /// started in the evening ends in the morning where the admin is).
+    pub fn until(self, now: &jiff::Zoned) -> i64 {
+        match self {
+            Pause::OneHour => now.timestamp().as_second() + 3600,
+            Pause::UntilTomorrow => now
+                .date()
+                .tomorrow()
+                .and_then(|d| {
+                    d.at(PAUSE_UNTIL_HOUR, 0, 0, 0)
+                        .to_zoned(now.time_zone().clone())
+                })
+                .map_or(now.timestamp().as_second() + 12 * 3600, |z| {
+                    z.timestamp().as_second()
+                }),
+        }
+    }
+}
+
 /// Something the user asked for from the tray or a pop-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -89,6 +113,35 @@ pub fn popup_buttons(ids: &[u64], critical: bool) -> Vec<(&'static str, &'static
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pause_until_tomorrow_ends_at_eight_in_the_admins_own_zone() {
+        let evening: jiff::Zoned = "2026-11-29T22:30:00+01:00[Europe/Amsterdam]"
+            .parse()
+            .unwrap();
+        let end: jiff::Zoned = "2026-11-30T08:00:00+01:00[Europe/Amsterdam]"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            Pause::UntilTomorrow.until(&evening),
+            end.timestamp().as_second()
+        );
+        assert_eq!(
+            Pause::OneHour.until(&evening),
+            evening.timestamp().as_second() + 3600
+        );
+        // Across a daylight-saving change the local hour still holds.
+        let before_dst: jiff::Zoned = "2026-03-28T23:00:00+01:00[Europe/Amsterdam]"
+            .parse()
+            .unwrap();
+        let after: jiff::Zoned = "2026-03-29T08:00:00+02:00[Europe/Amsterdam]"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            Pause::UntilTomorrow.until(&before_dst),
+            after.timestamp().as_second()
+        );
+    }
 
     #[test]
     fn only_a_single_critical_popup_offers_acknowledge() {
