@@ -8,6 +8,7 @@
 //! a lagged subscription, sends the stream back to the store to catch up.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -17,9 +18,10 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use axum::routing::get;
 use belfry_proto::Severity;
-use bytes::Bytes;
-use tokio::sync::broadcast::{self, error::RecvError};
-use tokio::time::{Interval, MissedTickBehavior};
+use bytes::{Bytes, BytesMut};
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+use tokio::time::{Interval, MissedTickBehavior, Sleep};
+use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use crate::auth::{Admin, unix_now};
 use crate::broker::BusMessage;
@@ -31,6 +33,10 @@ use crate::store::Revocation;
 
 /// Notifications read from the store per query while replaying.
 const REPLAY_PAGE: u32 = 256;
+/// Messages taken from the bus in one wake-up, once one has arrived. A burst
+/// then leaves as one write (one syscall) instead of one per frame, while a
+/// stream that is far behind still yields to the others.
+const MAX_BATCH: usize = 64;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/api/admin/events", get(events))
@@ -159,12 +165,13 @@ async fn events(
     state.metrics.connected_streams.inc();
     let session = Session {
         catching_up: cursor < head,
+        shutdown: Box::pin(state.shutdown.clone().cancelled_owned()),
         state,
         rx,
         cursor,
         filter,
         keepalive,
-        deadline: tokio::time::Instant::now() + Duration::from_secs(remaining),
+        deadline: Box::pin(tokio::time::sleep(Duration::from_secs(remaining))),
         out,
         end: None,
         sub: admin.sub,
@@ -200,7 +207,11 @@ struct Session {
     catching_up: bool,
     filter: Filter,
     keepalive: Interval,
-    deadline: tokio::time::Instant,
+    /// The token's expiry and the server's shutdown, registered once for
+    /// the stream's life rather than again on every message (each
+    /// registration takes a shared lock, which thousands of streams contend).
+    deadline: Pin<Box<Sleep>>,
+    shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
     /// Frames ready to write.
     out: VecDeque<Bytes>,
     /// Why the stream ends, once it does; remaining `out` is written first.
@@ -214,8 +225,8 @@ struct Session {
 impl Session {
     async fn next_chunk(&mut self) -> Option<Bytes> {
         loop {
-            if let Some(frame) = self.out.pop_front() {
-                return Some(frame);
+            if !self.out.is_empty() {
+                return Some(self.take_out());
             }
             if self.end.is_some() {
                 return None;
@@ -226,17 +237,50 @@ impl Session {
             }
             tokio::select! {
                 biased;
-                () = self.state.shutdown.cancelled() => self.end = Some("server shutting down"),
-                () = tokio::time::sleep_until(self.deadline) => {
+                () = &mut self.shutdown => self.end = Some("server shutting down"),
+                () = &mut self.deadline => {
                     self.out.push_back(sse::expired_frame(
                         "the access token expired; reconnect with a fresh token",
                     ));
                     self.end = Some("token expired");
                 }
-                msg = self.rx.recv() => self.on_message(msg),
+                msg = self.rx.recv() => {
+                    self.on_message(msg);
+                    self.drain_ready();
+                }
                 _ = self.keepalive.tick() => self.out.push_back(sse::KEEPALIVE),
             }
         }
+    }
+
+    /// Takes what else is already on the bus, up to [`MAX_BATCH`] messages,
+    /// without waiting.
+    fn drain_ready(&mut self) {
+        for _ in 1..MAX_BATCH {
+            if self.end.is_some() || self.catching_up {
+                return;
+            }
+            match self.rx.try_recv() {
+                Ok(msg) => self.on_message(Ok(msg)),
+                Err(TryRecvError::Lagged(n)) => self.on_message(Err(RecvError::Lagged(n))),
+                Err(TryRecvError::Closed) => self.on_message(Err(RecvError::Closed)),
+                Err(TryRecvError::Empty) => return,
+            }
+        }
+    }
+
+    /// The queued frames as one chunk: a single frame is passed on as is
+    /// (shared, no copy); several are joined so they leave in one write.
+    fn take_out(&mut self) -> Bytes {
+        if self.out.len() == 1 {
+            return self.out.pop_front().expect("one frame");
+        }
+        let len = self.out.iter().map(Bytes::len).sum();
+        let mut joined = BytesMut::with_capacity(len);
+        for frame in self.out.drain(..) {
+            joined.extend_from_slice(&frame);
+        }
+        joined.freeze()
     }
 
     fn on_message(&mut self, msg: Result<BusMessage, RecvError>) {
