@@ -19,10 +19,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context as _;
 use serde::Serialize;
 use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::hist::Histogram;
-use crate::stream::{Shared, Subscriber};
+use crate::stream::{Backoff, Outcome, Shared, Subscriber};
 
 /// Microseconds since the Unix epoch: the publisher and the subscribers are
 /// different tasks (and may be different processes), so they share the wall
@@ -87,6 +88,28 @@ pub struct Percentiles {
     pub max_ms: f64,
 }
 
+impl Percentiles {
+    /// One line for a table.
+    pub fn summary(&self) -> String {
+        format!(
+            "p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms  (n={})",
+            self.p50_ms, self.p90_ms, self.p99_ms, self.max_ms, self.count
+        )
+    }
+}
+
+/// Rows of a report as an aligned two-column table.
+pub fn table(rows: &[(&str, String)], first_error: Option<&str>) -> String {
+    let mut out = String::new();
+    for (k, v) in rows {
+        out.push_str(&format!("{k:<30} {v}\n"));
+    }
+    if let Some(e) = first_error {
+        out.push_str(&format!("{:<30} {e}\n", "stream error"));
+    }
+    out
+}
+
 impl From<&Histogram> for Percentiles {
     fn from(h: &Histogram) -> Self {
         let ms = |us: u64| us as f64 / 1000.0;
@@ -149,6 +172,25 @@ impl Report {
     }
 }
 
+/// Waits until `done()` holds or `limit` has passed; returns whether it held.
+/// Streams wake it through [`Shared::changed`] whenever a counter moves.
+pub async fn wait_for(shared: &Shared, limit: Duration, done: impl Fn() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let changed = shared.changed.notified();
+        if done() {
+            return true;
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        // The tick also covers a wake-up missed between the check and the wait.
+        let tick = now + Duration::from_millis(100);
+        let _ = tokio::time::timeout_at(tick.min(deadline), changed).await;
+    }
+}
+
 /// Signs an HS256 token with the server's secret.
 pub fn token(secret: &str, sub: &str, role: Option<&str>, scope: &str) -> anyhow::Result<String> {
     let exp = now_us() / 1_000_000 + 24 * 3600;
@@ -166,46 +208,70 @@ pub fn token(secret: &str, sub: &str, role: Option<&str>, scope: &str) -> anyhow
     )?)
 }
 
-/// Runs one scenario against a server that is already listening.
-pub async fn run(opts: &Options) -> anyhow::Result<Report> {
+/// Every stream of a run, once each is ready or has failed.
+pub struct Streams {
+    pub shared: Arc<Shared>,
+    /// Ends every stream.
+    pub stop: CancellationToken,
+    pub tasks: Vec<JoinHandle<Outcome>>,
+    /// Start of connecting to the last stream settled.
+    pub connect_total_ms: f64,
+    pub connected: usize,
+}
+
+/// Opens `opts.clients` streams, each expecting sequence numbers
+/// `0..events` (see [`Subscriber`] for `first_batch` and `reconnect`), and
+/// waits until each is ready or has failed, at most `opts.connect_timeout`.
+pub async fn connect_all(
+    opts: &Options,
+    events: usize,
+    first_batch: usize,
+    reconnect: Option<Backoff>,
+) -> anyhow::Result<Streams> {
     let shared = Arc::new(Shared::default());
     let stop = CancellationToken::new();
     let gate = Arc::new(Semaphore::new(opts.connect_concurrency.max(1)));
-    let pss_idle = opts.server_pid.and_then(procfs::pss_kib);
-    let drops_before = procfs::listen_drops();
-
+    // Each stream's jitter differs, and differs between runs.
+    let seed = now_us();
     let connect_started = Instant::now();
     let mut tasks = Vec::with_capacity(opts.clients);
     for i in 0..opts.clients {
         let sub = Subscriber {
             addr: opts.addr,
             token: token(&opts.secret, &format!("bench-{i}"), Some("admin"), "")?,
-            events: opts.events,
+            events,
+            first_batch,
             shared: shared.clone(),
             connect_gate: gate.clone(),
             stop: stop.clone(),
+            reconnect,
+            seed: seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
         };
         tasks.push(tokio::spawn(sub.run()));
     }
-    let connect_deadline = tokio::time::Instant::now() + opts.connect_timeout;
-    loop {
-        let changed = shared.changed.notified();
-        let settled = shared.ready.load(Ordering::Relaxed) + shared.failed.load(Ordering::Relaxed);
-        if settled >= opts.clients {
-            break;
-        }
-        // The timeout also covers a wake-up missed between load and wait.
-        let tick = tokio::time::Instant::now() + Duration::from_millis(100);
-        if tokio::time::timeout_at(tick.min(connect_deadline), changed)
-            .await
-            .is_err()
-            && tokio::time::Instant::now() >= connect_deadline
-        {
-            break;
-        }
-    }
-    let connect_total_ms = connect_started.elapsed().as_secs_f64() * 1000.0;
-    let connected = shared.ready.load(Ordering::Relaxed);
+    let settled = || shared.ready.load(Ordering::Relaxed) + shared.failed.load(Ordering::Relaxed);
+    wait_for(&shared, opts.connect_timeout, || settled() >= opts.clients).await;
+    Ok(Streams {
+        connect_total_ms: connect_started.elapsed().as_secs_f64() * 1000.0,
+        connected: shared.ready.load(Ordering::Relaxed),
+        shared,
+        stop,
+        tasks,
+    })
+}
+
+/// Runs one scenario against a server that is already listening.
+pub async fn run(opts: &Options) -> anyhow::Result<Report> {
+    let pss_idle = opts.server_pid.and_then(procfs::pss_kib);
+    let drops_before = procfs::listen_drops();
+
+    let Streams {
+        shared,
+        stop,
+        mut tasks,
+        connect_total_ms,
+        connected,
+    } = connect_all(opts, opts.events, 0, None).await?;
     let listen_drops = procfs::listen_drops()
         .zip(drops_before)
         .map(|(after, before)| after.saturating_sub(before));
@@ -309,12 +375,7 @@ impl Report {
             Some(v) => format!("{v:.1} {unit}"),
             None => "n/a (no --server-pid)".to_owned(),
         };
-        let pct = |p: &Percentiles| {
-            format!(
-                "p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms  (n={})",
-                p.p50_ms, p.p90_ms, p.p99_ms, p.max_ms, p.count
-            )
-        };
+        let pct = Percentiles::summary;
         let rows = [
             (
                 "streams connected",
@@ -371,13 +432,6 @@ impl Report {
             ),
             ("publish phase", format!("{:.0} ms", self.publish_phase_ms)),
         ];
-        let mut out = String::new();
-        for (k, v) in rows {
-            out.push_str(&format!("{k:<28} {v}\n"));
-        }
-        if let Some(e) = &self.first_error {
-            out.push_str(&format!("{:<28} {e}\n", "first stream error"));
-        }
-        out
+        table(&rows, self.first_error.as_deref())
     }
 }

@@ -4,6 +4,7 @@
 //! and the send time recorded is the real one, so lateness shows up in the
 //! latency figures instead of being hidden.
 
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use crate::hist::Histogram;
@@ -18,7 +19,13 @@ pub struct Published {
     pub ack: Histogram,
 }
 
+/// Publishes sequence numbers `0..opts.events`.
 pub async fn publish_all(opts: &Options) -> anyhow::Result<Published> {
+    publish_range(opts, 0..opts.events).await
+}
+
+/// Publishes the sequence numbers `seqs` at `opts.rate`, the first one at once.
+pub async fn publish_range(opts: &Options, seqs: Range<usize>) -> anyhow::Result<Published> {
     let token = token(&opts.secret, "bench-publisher", None, "publish")?;
     let url = format!("http://{}/api/notifications", opts.addr);
     let publishers = opts.publishers.max(1);
@@ -30,11 +37,11 @@ pub async fn publish_all(opts: &Options) -> anyhow::Result<Published> {
         // One client per publisher: its own keep-alive connection.
         let client = reqwest::Client::builder().tcp_nodelay(true).build()?;
         let (token, url, ack) = (token.clone(), url.clone(), ack.clone());
-        let (events, rate) = (opts.events, opts.rate.max(0.001));
+        let (seqs, rate) = (seqs.clone(), opts.rate.max(0.001));
         tasks.push(tokio::spawn(async move {
             let (mut ok, mut failed) = (0u64, 0u64);
-            for seq in (p..events).step_by(publishers) {
-                let due = start + Duration::from_secs_f64(seq as f64 / rate);
+            for seq in seqs.clone().skip(p).step_by(publishers) {
+                let due = start + Duration::from_secs_f64((seq - seqs.start) as f64 / rate);
                 tokio::time::sleep_until(due).await;
                 let sent = now_us();
                 let body = serde_json::json!({

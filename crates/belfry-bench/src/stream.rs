@@ -4,7 +4,8 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
@@ -22,14 +23,38 @@ pub const SENT_KEY: &str = "bench_sent_us";
 /// Read buffer per stream: a notification frame is a few hundred bytes.
 const READ_BUF: usize = 2048;
 
+/// How long a reconnect may take from TCP connect to `event: ready` before
+/// it is abandoned and retried.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Counters shared by every stream of a run.
 #[derive(Default)]
 pub struct Shared {
     pub ready: AtomicUsize,
     pub failed: AtomicUsize,
     pub changed: Notify,
+    /// Delivery latency (of the first batch, when there are two).
     pub latency: Histogram,
+    /// Delivery latency of the second batch (published during a storm).
+    pub latency_second: Histogram,
     pub connect: Histogram,
+    /// Streams that have every sequence number of the first batch.
+    pub first_batch_done: AtomicUsize,
+    /// Streams that have every sequence number.
+    pub complete: AtomicUsize,
+    /// Streams whose ready connection ended.
+    pub dropped: AtomicUsize,
+    /// Dropped streams that got `event: ready` again.
+    pub resumed: AtomicUsize,
+    /// Connects after a drop, and those that failed before `event: ready`.
+    pub reconnect_attempts: AtomicU64,
+    pub reconnect_failed: AtomicU64,
+    /// `event: reset` frames received (the server could not resume).
+    pub resets: AtomicU64,
+    /// When the server was restarted (µs since the epoch, 0 before).
+    pub restarted_at_us: AtomicU64,
+    /// Per stream: restart → `event: ready` again.
+    pub resume: Histogram,
 }
 
 /// What one stream saw.
@@ -128,18 +153,101 @@ fn field(line: &[u8], key: &str) -> Option<u64> {
     std::str::from_utf8(&digits[..end]).ok()?.parse().ok()
 }
 
+/// Reconnect delays like the real client's: exponential backoff with full
+/// jitter, so clients that lost the same server do not come back in step.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    /// Ceiling of the first retry.
+    pub base: Duration,
+    /// Largest ceiling; it doubles per failed attempt up to this.
+    pub cap: Duration,
+}
+
+impl Backoff {
+    /// Uniform in `[0, min(cap, base · 2^attempt)]`.
+    fn delay(&self, attempt: u32, rng: &mut u64) -> Duration {
+        let growth = 1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX);
+        let ceiling = self.base.saturating_mul(growth).min(self.cap);
+        let top = ceiling.as_millis() as u64;
+        Duration::from_millis(splitmix64(rng) % (top + 1))
+    }
+}
+
+/// A tiny PRNG for jitter: the tool needs spread, not cryptographic quality,
+/// and no extra dependency.
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A connect that got an answer other than the stream, with the server's
+/// `Retry-After` if it sent one.
+#[derive(Debug)]
+pub struct Refused {
+    pub status: String,
+    pub retry_after: Option<Duration>,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.status)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// `Retry-After` in delta-seconds from a lowercased response head.
+fn retry_after(head: &str) -> Option<Duration> {
+    head.lines()
+        .find_map(|l| l.strip_prefix("retry-after:"))
+        .and_then(|v| v.trim().parse().ok())
+        .map(Duration::from_secs)
+}
+
+/// What a stream carries from one connection to the next.
+#[derive(Debug, Default)]
+struct Progress {
+    /// Distinct sequence numbers received.
+    unique: usize,
+    /// The id of the last event dispatched: sent as `Last-Event-ID`.
+    last_id: Option<u64>,
+    /// The current connection got its `event: ready`.
+    live: bool,
+    /// The stream lost a connection that had been ready.
+    dropped: bool,
+    /// Ready again after the drop.
+    resumed: bool,
+    /// Fields of the event being read; applied at its blank line, as an
+    /// `EventSource` does, so a connection cut mid-event neither moves the
+    /// resume point nor counts a delivery the server will send again.
+    pending_id: Option<u64>,
+    pending_data: Option<(u64, u64)>,
+}
+
 /// Parameters of one subscriber.
 pub struct Subscriber {
     pub addr: SocketAddr,
     pub token: String,
+    /// Sequence numbers `0..events` are expected (all batches together).
     pub events: usize,
+    /// With a second batch: the size of the first one, whose completion is
+    /// counted in [`Shared::first_batch_done`] (0 for a single batch).
+    pub first_batch: usize,
     pub shared: Arc<Shared>,
     pub connect_gate: Arc<Semaphore>,
     pub stop: CancellationToken,
+    /// Reconnect with `Last-Event-ID` when a stream that was ready ends;
+    /// `None` makes the end of the stream a failure.
+    pub reconnect: Option<Backoff>,
+    /// Seed of this stream's jitter.
+    pub seed: u64,
 }
 
 impl Subscriber {
-    /// Streams until every event arrived, the stream ends, or `stop`.
+    /// Streams until every event arrived, the stream fails, or `stop`.
     pub async fn run(self) -> Outcome {
         let mut outcome = Outcome {
             counts: vec![0; self.events],
@@ -159,27 +267,94 @@ impl Subscriber {
         outcome
     }
 
+    /// One connection, then, with `reconnect`, as many more as it takes.
     async fn stream(&self, outcome: &mut Outcome) -> anyhow::Result<()> {
-        // Held until the stream is ready: caps simultaneous connects.
-        let permit = self.connect_gate.clone().acquire_owned().await?;
+        let mut progress = Progress::default();
+        let Some(backoff) = self.reconnect else {
+            return self.connection(outcome, &mut progress).await;
+        };
+        let shared = &*self.shared;
+        let mut rng = self.seed;
+        let mut attempt = 0;
+        loop {
+            let Err(e) = self.connection(outcome, &mut progress).await else {
+                // Errors on the way are in the counters; this stream is fine.
+                outcome.error = None;
+                return Ok(());
+            };
+            // Failing to connect the first time is a failed stream, as
+            // without `reconnect`; only a stream that was live comes back.
+            if !outcome.connected {
+                return Err(e);
+            }
+            if progress.live {
+                // That connection worked: this is a new incident.
+                attempt = 0;
+                progress.live = false;
+                if !progress.dropped {
+                    progress.dropped = true;
+                    shared.dropped.fetch_add(1, Ordering::Relaxed);
+                    shared.changed.notify_waiters();
+                }
+            } else {
+                shared.reconnect_failed.fetch_add(1, Ordering::Relaxed);
+            }
+            outcome.error = Some(e.to_string());
+            let asked = e.downcast_ref::<Refused>().and_then(|r| r.retry_after);
+            let delay = backoff.delay(attempt, &mut rng);
+            attempt = attempt.saturating_add(1);
+            tokio::time::sleep(asked.map_or(delay, |a| delay.max(a))).await;
+            shared.reconnect_attempts.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    async fn connection(&self, outcome: &mut Outcome, p: &mut Progress) -> anyhow::Result<()> {
+        // Held until the first stream is ready: caps simultaneous connects.
+        // Reconnects take none: real clients do not coordinate, and the
+        // storm is what is measured.
+        let permit = if outcome.connected {
+            None
+        } else {
+            Some(self.connect_gate.clone().acquire_owned().await?)
+        };
+        // A reconnect that hangs (a listener that stopped accepting) is
+        // abandoned and retried, as the real client's watchdog would.
+        let handshake_deadline = outcome
+            .connected
+            .then(|| tokio::time::Instant::now() + HANDSHAKE_TIMEOUT);
         let started = now_us();
-        let mut tcp = TcpStream::connect(self.addr).await?;
+        let mut tcp = match handshake_deadline {
+            Some(d) => tokio::time::timeout_at(d, TcpStream::connect(self.addr))
+                .await
+                .map_err(|_| anyhow::anyhow!("connect timed out"))??,
+            None => TcpStream::connect(self.addr).await?,
+        };
         tcp.set_nodelay(true)?;
-        let request = format!(
-            "GET /api/admin/events HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nAccept: text/event-stream\r\n\r\n",
+        let mut request = format!(
+            "GET /api/admin/events HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nAccept: text/event-stream\r\n",
             self.addr, self.token
         );
+        if let Some(id) = p.last_id {
+            request.push_str(&format!("Last-Event-ID: {id}\r\n"));
+        }
+        request.push_str("\r\n");
         tcp.write_all(request.as_bytes()).await?;
 
         let mut buf = vec![0u8; READ_BUF];
         let mut head = Vec::new();
         let mut chunked = Chunked::default();
         let mut lines = Lines::default();
-        let mut permit = Some(permit);
-        let mut unique = 0;
+        let mut permit = permit;
         let mut body_started = false;
+        p.pending_id = None;
+        p.pending_data = None;
         loop {
-            let n = tcp.read(&mut buf).await?;
+            let n = match handshake_deadline.filter(|_| !p.live) {
+                Some(d) => tokio::time::timeout_at(d, tcp.read(&mut buf))
+                    .await
+                    .map_err(|_| anyhow::anyhow!("no event: ready in time"))??,
+                None => tcp.read(&mut buf).await?,
+            };
             if n == 0 {
                 anyhow::bail!("server closed the stream");
             }
@@ -191,7 +366,11 @@ impl Subscriber {
                 };
                 let text = String::from_utf8_lossy(&head[..end]).to_ascii_lowercase();
                 if !text.starts_with("http/1.1 200") {
-                    anyhow::bail!("{}", text.lines().next().unwrap_or_default());
+                    return Err(Refused {
+                        status: text.lines().next().unwrap_or_default().to_owned(),
+                        retry_after: retry_after(&text),
+                    }
+                    .into());
                 }
                 if !text.contains("transfer-encoding: chunked") {
                     anyhow::bail!("expected a chunked response");
@@ -201,25 +380,57 @@ impl Subscriber {
                 head = rest;
                 data = &head;
             }
-            let events = self.events;
+            let (events, first_batch) = (self.events, self.first_batch);
             let shared = &*self.shared;
             let mut on_line = |line: &[u8]| {
-                if !outcome.connected && line.starts_with(b"event: ready") {
-                    outcome.connected = true;
-                    shared.connect.record(now_us().saturating_sub(started));
-                    shared.ready.fetch_add(1, Ordering::Relaxed);
-                    shared.changed.notify_waiters();
-                } else if line.starts_with(b"data: ")
-                    && let (Some(seq), Some(sent)) = (field(line, SEQ_KEY), field(line, SENT_KEY))
-                {
+                if line.is_empty() {
+                    // The blank line dispatches the event.
+                    if let Some(id) = p.pending_id.take() {
+                        p.last_id = Some(id);
+                    }
+                    let Some((seq, sent)) = p.pending_data.take() else {
+                        return;
+                    };
                     let Some(count) = outcome.counts.get_mut(seq as usize) else {
                         return;
                     };
                     if *count == 0 {
-                        shared.latency.record(now_us().saturating_sub(sent));
-                        unique += 1;
+                        let latency = now_us().saturating_sub(sent);
+                        if first_batch > 0 && seq as usize >= first_batch {
+                            shared.latency_second.record(latency);
+                        } else {
+                            shared.latency.record(latency);
+                        }
+                        p.unique += 1;
+                        if first_batch > 0 && p.unique == first_batch {
+                            shared.first_batch_done.fetch_add(1, Ordering::Relaxed);
+                            shared.changed.notify_waiters();
+                        }
                     }
                     *count = count.saturating_add(1);
+                } else if !p.live && line.starts_with(b"event: ready") {
+                    p.live = true;
+                    if !outcome.connected {
+                        outcome.connected = true;
+                        shared.connect.record(now_us().saturating_sub(started));
+                        shared.ready.fetch_add(1, Ordering::Relaxed);
+                    } else if p.dropped && !p.resumed {
+                        p.resumed = true;
+                        let restarted = shared.restarted_at_us.load(Ordering::Relaxed);
+                        if restarted > 0 {
+                            shared.resume.record(now_us().saturating_sub(restarted));
+                        }
+                        shared.resumed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    shared.changed.notify_waiters();
+                } else if let Some(id) = line.strip_prefix(b"id: ") {
+                    p.pending_id = std::str::from_utf8(id).ok().and_then(|s| s.parse().ok());
+                } else if line.starts_with(b"event: reset") {
+                    shared.resets.fetch_add(1, Ordering::Relaxed);
+                } else if line.starts_with(b"data: ")
+                    && let (Some(seq), Some(sent)) = (field(line, SEQ_KEY), field(line, SENT_KEY))
+                {
+                    p.pending_data = Some((seq, sent));
                 }
             };
             chunked.feed(data, &mut |payload| lines.feed(payload, &mut on_line));
@@ -228,7 +439,9 @@ impl Subscriber {
                 permit.take();
             }
             // With no events to wait for, an idle stream stays open until `stop`.
-            if outcome.connected && events > 0 && unique >= events {
+            if p.live && events > 0 && p.unique >= events {
+                shared.complete.fetch_add(1, Ordering::Relaxed);
+                shared.changed.notify_waiters();
                 return Ok(());
             }
             if chunked.done {
@@ -260,6 +473,32 @@ mod tests {
             );
             assert!(c.done);
         }
+    }
+
+    #[test]
+    fn backoff_delays_spread_under_a_ceiling_that_doubles_up_to_the_cap() {
+        let b = Backoff {
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(5),
+        };
+        let mut rng = 7;
+        for attempt in 0..10 {
+            let top = (100u64 << attempt).min(5000);
+            let delays: Vec<u64> = (0..500)
+                .map(|_| b.delay(attempt, &mut rng).as_millis() as u64)
+                .collect();
+            assert!(delays.iter().all(|&d| d <= top), "attempt {attempt}");
+            // Full jitter: both ends of the range are used.
+            assert!(delays.iter().any(|&d| d < top / 4), "attempt {attempt}");
+            assert!(delays.iter().any(|&d| d > top * 3 / 4), "attempt {attempt}");
+        }
+    }
+
+    #[test]
+    fn retry_after_is_read_in_seconds_from_a_response_head() {
+        let head = "http/1.1 429 too many requests\r\nretry-after: 30\r\ncontent-length: 0";
+        assert_eq!(retry_after(head), Some(Duration::from_secs(30)));
+        assert_eq!(retry_after("http/1.1 503 service unavailable"), None);
     }
 
     #[test]
