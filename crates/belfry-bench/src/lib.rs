@@ -5,10 +5,14 @@
 //! rate, each notification carrying its sequence number and send time in
 //! `data`, and reports delivery latency, loss, duplicates and, given the
 //! server's pid, its memory per connection and CPU per delivery.
+//! [`storm::run_storm`] restarts the server under the streams instead and
+//! measures how they resume.
 
 pub mod hist;
 pub mod procfs;
 pub mod publish;
+pub mod spawn;
+pub mod storm;
 pub mod stream;
 
 use std::net::SocketAddr;

@@ -1,12 +1,13 @@
 //! `belfry-bench`: runs one load scenario and prints a table (or JSON).
 
-use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use belfry_bench::spawn::SpawnedServer;
+use belfry_bench::storm::{StormOptions, run_storm};
+use belfry_bench::stream::Backoff;
 use belfry_bench::{Options, run};
 use clap::{Parser, ValueEnum};
 
@@ -27,6 +28,9 @@ enum Preset {
     Cpu,
     /// Target 5: 2,000 publishes/s from 16 publishers, 1,000 subscribers.
     Throughput,
+    /// Target 6: 10,000 streams dropped by a server restart resume with
+    /// Last-Event-ID (needs --spawn); --events is the size of each batch.
+    Storm,
 }
 
 impl Preset {
@@ -39,6 +43,9 @@ impl Preset {
             // Four publishers, so a slow acknowledgement cannot hold back the schedule.
             Preset::Latency10k => (10_000, 5.0, 50, 4),
             Preset::Throughput => (1_000, 2_000.0, 20_000, 16),
+            // 50 before the restart and 50 during it, at 20/s: the second
+            // batch takes 2.5 s, about as long as 10,000 reconnects.
+            Preset::Storm => (10_000, 20.0, 50, 2),
         }
     }
 }
@@ -77,71 +84,38 @@ struct Cli {
     /// Seconds streams may take to receive everything after the last ack.
     #[arg(long, default_value_t = 10)]
     drain_secs: u64,
+    /// Storm: ceiling of the first reconnect delay (full jitter, doubling).
+    #[arg(long, default_value_t = 100)]
+    backoff_base_ms: u64,
+    /// Storm: largest reconnect delay ceiling.
+    #[arg(long, default_value_t = 5000)]
+    backoff_cap_ms: u64,
+    /// Storm: interval of the `/healthz` probe.
+    #[arg(long, default_value_t = 20)]
+    healthz_every_ms: u64,
+    /// Storm: seconds after the restart for every stream to be live and caught up.
+    #[arg(long, default_value_t = 60)]
+    storm_secs: u64,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
 }
 
-/// Kills the spawned server when the run ends, however it ends, then
-/// removes its data directory.
-struct Spawned {
-    child: Child,
-    _data_dir: tempfile::TempDir,
-}
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn(path: &PathBuf, secret: &str, clients: usize) -> anyhow::Result<(Spawned, SocketAddr)> {
-    let dir = tempfile::tempdir()?;
-    let mut child = Command::new(path)
-        .arg("serve")
-        .args(["--listen", "127.0.0.1:0"])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["--jwt-secret", secret])
-        .args(["--max-connections", &(clients + 100).to_string()])
-        .env("RUST_LOG", "warn,belfry_server=info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .with_context(|| format!("cannot start {}", path.display()))?;
-    let stderr = child.stderr.take().context("no stderr")?;
-    let guard = Spawned {
-        child,
-        _data_dir: dir,
-    };
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines.next().context("server exited before listening")??;
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            let addr = rest.split_whitespace().next().unwrap_or_default();
-            break addr
-                .trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '.' && c != ':')
-                .parse()
-                .with_context(|| format!("cannot parse the address in `{line}`"))?;
-        }
-    };
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Ok((guard, addr))
-}
-
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let storm = matches!(cli.preset, Some(Preset::Storm));
+    if storm && cli.spawn.is_none() {
+        anyhow::bail!("the storm preset restarts the server itself: pass --spawn PATH");
+    }
     let (c, r, e, p) = cli.preset.map_or((100, 10.0, 20, 1), Preset::values);
     let clients = cli.clients.unwrap_or(c);
     let mut spawned = None;
     let (addr, pid) = match &cli.spawn {
         Some(path) => {
-            let (guard, addr) = spawn(path, &cli.jwt_secret, clients)?;
-            let pid = guard.child.id();
+            let guard = SpawnedServer::start(path, &cli.jwt_secret, clients + 100)?;
+            let (addr, pid) = (guard.addr(), guard.pid());
             spawned = Some(guard);
-            (addr, Some(pid))
+            (addr, pid)
         }
         None => (cli.addr, cli.server_pid),
     };
@@ -160,14 +134,39 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let report = runtime.block_on(run(&opts))?;
-    drop(spawned);
-    if cli.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    let (json, table, clean) = if storm {
+        let storm_opts = StormOptions {
+            backoff: Backoff {
+                base: Duration::from_millis(cli.backoff_base_ms),
+                cap: Duration::from_millis(cli.backoff_cap_ms),
+            },
+            healthz_every: Duration::from_millis(cli.healthz_every_ms.max(1)),
+            timeout: Duration::from_secs(cli.storm_secs),
+        };
+        let mut server = spawned.take().context("--spawn is required")?;
+        let report = runtime.block_on(run_storm(&opts, &storm_opts, &mut server));
+        drop(server);
+        let report = report?;
+        (
+            serde_json::to_string_pretty(&report)?,
+            report.table(),
+            report.is_clean(),
+        )
     } else {
-        print!("{}", report.table());
+        let report = runtime.block_on(run(&opts))?;
+        drop(spawned);
+        (
+            serde_json::to_string_pretty(&report)?,
+            report.table(),
+            report.is_clean(),
+        )
+    };
+    if cli.json {
+        println!("{json}");
+    } else {
+        print!("{table}");
     }
-    if !report.is_clean() {
+    if !clean {
         std::process::exit(2);
     }
     Ok(())
