@@ -113,8 +113,8 @@ pub struct StormReport {
     pub duplicates: u64,
     pub streams_with_loss: usize,
     pub streams_with_duplicates: usize,
-    /// `GET /healthz` on a new connection each time, from the restart until
-    /// every stream was caught up.
+    /// `GET /healthz` on a new connection each time, from when the
+    /// restarted server listens until every stream was caught up.
     pub healthz: Percentiles,
     pub healthz_failed: u64,
     /// Server CPU from the restart until every stream was caught up.
