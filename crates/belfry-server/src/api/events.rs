@@ -246,7 +246,12 @@ impl Session {
                 }
                 msg = self.rx.recv() => {
                     self.on_message(msg);
-                    self.drain_ready();
+                    // More already sent? Take it now and write it in one go.
+                    // (Looking at an empty channel takes its lock, which a
+                    // thousand streams would contend for on every message.)
+                    if self.cursor < self.state.broker.newest_id() {
+                        self.drain_ready();
+                    }
                 }
                 _ = self.keepalive.tick() => self.out.push_back(sse::KEEPALIVE),
             }

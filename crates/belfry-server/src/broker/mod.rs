@@ -9,6 +9,7 @@ pub use self::redis::RedisBroker;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use belfry_proto::{Notification, Severity};
@@ -59,6 +60,45 @@ pub enum BusMessage {
     CatchUp,
 }
 
+/// The local end of every broker: the broadcast channel each stream
+/// subscribes to, and the id of the newest notification sent on it, which a
+/// stream reads without taking the channel's lock.
+#[derive(Debug)]
+pub struct LocalBus {
+    tx: broadcast::Sender<BusMessage>,
+    newest: AtomicU64,
+}
+
+impl LocalBus {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            tx: broadcast::channel(capacity).0,
+            newest: AtomicU64::new(0),
+        }
+    }
+
+    /// Sends to every subscriber of this process. An error only means nobody
+    /// is subscribed right now: not a failure.
+    pub fn send(&self, msg: BusMessage) {
+        if let BusMessage::Notification(n) = &msg {
+            // Before the send: a stream that receives `n` may then see a
+            // newer id than is on the channel yet, which only costs it one
+            // empty look; never the other way round.
+            self.newest.fetch_max(n.id, Ordering::Relaxed);
+        }
+        let _ = self.tx.send(msg);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<BusMessage> {
+        self.tx.subscribe()
+    }
+
+    /// The id of the newest notification sent (0 before the first).
+    pub fn newest(&self) -> u64 {
+        self.newest.load(Ordering::Relaxed)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("broker error: {0}")]
 pub struct BrokerError(pub String);
@@ -78,6 +118,11 @@ pub trait Broker: Send + Sync + 'static {
     /// learns revocations from the store itself).
     fn deliver_local(&self, msg: BusMessage);
 
+    /// The id of the newest notification handed to this process's
+    /// subscribers: a stream behind it has more waiting and takes it in the
+    /// same wake-up.
+    fn newest_id(&self) -> u64;
+
     /// Streams `sub` holds on other replicas, for the per-admin stream limit
     /// (none for a single-process broker).
     async fn streams_elsewhere(&self, _sub: &str) -> usize {
@@ -91,13 +136,13 @@ pub trait Broker: Send + Sync + 'static {
 /// Single-process broker.
 #[derive(Debug)]
 pub struct MemoryBroker {
-    tx: broadcast::Sender<BusMessage>,
+    local: LocalBus,
 }
 
 impl MemoryBroker {
     pub fn new(capacity: usize) -> Self {
         Self {
-            tx: broadcast::channel(capacity).0,
+            local: LocalBus::new(capacity),
         }
     }
 }
@@ -105,16 +150,19 @@ impl MemoryBroker {
 #[async_trait]
 impl Broker for MemoryBroker {
     async fn publish(&self, msg: BusMessage) -> Result<(), BrokerError> {
-        // An error only means nobody is subscribed right now: not a failure.
-        let _ = self.tx.send(msg);
+        self.local.send(msg);
         Ok(())
     }
 
     fn subscribe(&self) -> broadcast::Receiver<BusMessage> {
-        self.tx.subscribe()
+        self.local.subscribe()
     }
 
     fn deliver_local(&self, msg: BusMessage) {
-        let _ = self.tx.send(msg);
+        self.local.send(msg);
+    }
+
+    fn newest_id(&self) -> u64 {
+        self.local.newest()
     }
 }

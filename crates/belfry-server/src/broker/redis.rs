@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, broadcast};
 use tokio_util::sync::CancellationToken;
 
-use super::{Broker, BrokerError, BusMessage, Encoded};
+use super::{Broker, BrokerError, BusMessage, Encoded, LocalBus};
 
 /// Resubscribe backoff: full jitter up to this cap.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
@@ -65,7 +65,7 @@ impl Wire {
 
 /// Redis-backed [`Broker`].
 pub struct RedisBroker {
-    local: broadcast::Sender<BusMessage>,
+    local: LocalBus,
     client: redis::Client,
     /// Publishing connection, made on first use and replaced after an error.
     conn: Mutex<Option<redis::aio::MultiplexedConnection>>,
@@ -94,7 +94,7 @@ impl RedisBroker {
         let client = redis::Client::open(url)
             .map_err(|e| BrokerError(format!("invalid broker URL: {e}")))?;
         let broker = Arc::new(Self {
-            local: broadcast::channel(capacity).0,
+            local: LocalBus::new(capacity),
             client,
             conn: Mutex::new(None),
             origin: rand::rng().random(),
@@ -213,7 +213,11 @@ impl Broker for RedisBroker {
     }
 
     fn deliver_local(&self, msg: BusMessage) {
-        let _ = self.local.send(msg);
+        self.local.send(msg);
+    }
+
+    fn newest_id(&self) -> u64 {
+        self.local.newest()
     }
 
     async fn streams_elsewhere(&self, sub: &str) -> usize {
