@@ -109,19 +109,28 @@ pub trait Broker: Send + Sync + 'static {
     /// networked broker). Called in commit order by the single publisher task.
     async fn publish(&self, msg: BusMessage) -> Result<(), BrokerError>;
 
+    /// This process's end of the bus, where every broker delivers.
+    fn local(&self) -> &LocalBus;
+
     /// A receiver of every message published from now on. A receiver that
     /// falls more than the channel's capacity behind gets `Lagged` and must
     /// catch up from the store.
-    fn subscribe(&self) -> broadcast::Receiver<BusMessage>;
+    fn subscribe(&self) -> broadcast::Receiver<BusMessage> {
+        self.local().subscribe()
+    }
 
     /// Hands a message to this process's subscribers only (each process
     /// learns revocations from the store itself).
-    fn deliver_local(&self, msg: BusMessage);
+    fn deliver_local(&self, msg: BusMessage) {
+        self.local().send(msg);
+    }
 
     /// The id of the newest notification handed to this process's
     /// subscribers: a stream behind it has more waiting and takes it in the
     /// same wake-up.
-    fn newest_id(&self) -> u64;
+    fn newest_id(&self) -> u64 {
+        self.local().newest()
+    }
 
     /// Streams `sub` holds on other replicas, for the per-admin stream limit
     /// (none for a single-process broker).
@@ -154,15 +163,7 @@ impl Broker for MemoryBroker {
         Ok(())
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<BusMessage> {
-        self.local.subscribe()
-    }
-
-    fn deliver_local(&self, msg: BusMessage) {
-        self.local.send(msg);
-    }
-
-    fn newest_id(&self) -> u64 {
-        self.local.newest()
+    fn local(&self) -> &LocalBus {
+        &self.local
     }
 }

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use futures_util::StreamExt as _;
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Mutex, broadcast};
+use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use super::{Broker, BrokerError, BusMessage, Encoded, LocalBus};
@@ -208,16 +208,8 @@ impl Broker for RedisBroker {
         }
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<BusMessage> {
-        self.local.subscribe()
-    }
-
-    fn deliver_local(&self, msg: BusMessage) {
-        self.local.send(msg);
-    }
-
-    fn newest_id(&self) -> u64 {
-        self.local.newest()
+    fn local(&self) -> &LocalBus {
+        &self.local
     }
 
     async fn streams_elsewhere(&self, sub: &str) -> usize {
