@@ -23,13 +23,11 @@ async fn login_persists_in_the_secret_service_for_later_commands_and_logout_clea
         .into_iter()
         .filter(|p| !installed(p))
         .collect();
-    if !missing.is_empty() {
-        eprintln!(
-            "\n!!! SKIPPED: the Secret Service test needs {missing:?}; run scripts/setup.sh \
-             (apt packages gnome-keyring, dbus-bin, dbus-daemon) !!!\n"
-        );
-        return;
-    }
+    assert!(
+        missing.is_empty(),
+        "the Secret Service test needs {missing:?}: run scripts/setup.sh \
+         (apt packages gnome-keyring, dbus-bin, dbus-daemon)"
+    );
     let fake = FakeServer::start_with(|_, r| {
         let signed_in = r.header("authorization").as_deref() == Some("Bearer access-from-login");
         if r.head.starts_with("POST /api/auth/login ") {
