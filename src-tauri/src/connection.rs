@@ -92,6 +92,18 @@ struct Inner {
     critical: HashMap<u64, Notification>,
 }
 
+impl Inner {
+    /// Signed out: no admin, and nothing of theirs left in the tray.
+    fn forget_session(&mut self, reason: Option<String>) {
+        self.email = None;
+        self.reason = reason;
+        self.connection = Connection::SignedOut;
+        self.latest.clear();
+        self.critical.clear();
+        self.unread = UnreadCounts::default();
+    }
+}
+
 impl Desktop {
     /// The connection manager for `app`, with settings under `config_dir`
     /// and the bundled server's data under `data_dir`.
@@ -302,13 +314,7 @@ impl Desktop {
         let client = self.client();
         self.stop_stream();
         {
-            let mut inner = self.lock();
-            inner.email = None;
-            inner.reason = Some("signed out".to_owned());
-            inner.connection = Connection::SignedOut;
-            inner.critical.clear();
-            inner.latest.clear();
-            inner.unread = UnreadCounts::default();
+            self.lock().forget_session(Some("signed out".to_owned()));
         }
         if let Some(c) = client
             && let Err(e) = c.logout().await
@@ -740,13 +746,9 @@ impl Desktop {
     pub async fn switch(&self, choice: ServerChoice) {
         {
             let mut inner = self.lock();
-            inner.email = None;
-            inner.reason = None;
-            inner.latest.clear();
-            inner.critical.clear();
-            inner.unread = UnreadCounts::default();
+            inner.forget_session(None);
+            // Ids of one server mean nothing on another.
             inner.last_id = 0;
-            inner.connection = Connection::SignedOut;
         }
         self.set_server_choice(choice);
         self.boot().await;
