@@ -118,23 +118,8 @@ export class TauriPlatform implements Platform {
   }
 
   openStream(onEvent: (event: StreamEvent) => void): () => void {
-    let closed = false;
-    let unlisten: UnlistenFn | null = null;
-    void listen<StreamEvent>('belfry://event', (e) => {
-      if (!closed) onEvent(e.payload);
-    }).then((u) => {
-      if (closed) {
-        u();
-        return;
-      }
-      unlisten = u;
-      // Listening now: the core repeats the status and `ready`.
-      void invoke('attach');
-    });
-    return () => {
-      closed = true;
-      unlisten?.();
-    };
+    // Once listening, the core repeats the status and `ready`.
+    return subscribe<StreamEvent>('belfry://event', onEvent, () => void invoke('attach'));
   }
 
   listNotifications(query: InboxQuery): Promise<InboxPage> {
@@ -171,12 +156,19 @@ export class TauriPlatform implements Platform {
   }
 }
 
-function subscribe<T>(event: string, listener: (payload: T) => void): () => void {
+/** Listens to a core event until the returned function is called; `onListening` runs once events can arrive. */
+function subscribe<T>(event: string, listener: (payload: T) => void, onListening?: () => void): () => void {
   let unlisten: UnlistenFn | null = null;
   let closed = false;
-  void listen<T>(event, (e) => listener(e.payload)).then((u) => {
-    if (closed) u();
-    else unlisten = u;
+  void listen<T>(event, (e) => {
+    if (!closed) listener(e.payload);
+  }).then((u) => {
+    if (closed) {
+      u();
+      return;
+    }
+    unlisten = u;
+    onListening?.();
   });
   return () => {
     closed = true;
