@@ -168,6 +168,6 @@ describe('OS notifications in the browser', () => {
     const os = new WebNotifications({ ...b.deps, locks: () => locks });
     await os.enable();
     os.show(critical);
-    expect([held, b.raised.length]).toEqual([['belfry.os-notifications'], 1]);
+    expect([held, b.raised.length]).toEqual([['belfry.os-notifications.leader', 'belfry.os-notifications'], 1]);
   });
 });

@@ -21,6 +21,13 @@ export const ENABLED_KEY = 'belfry.os-notifications';
 export const SHOWN_KEY = 'belfry.os-notifications.shown';
 const LOCK_NAME = 'belfry.os-notifications';
 /**
+ * Held for its whole life by the one tab that raises pop-ups. The record of
+ * shown tags alone cannot stop two tabs: localStorage reaches other tabs'
+ * processes a little later, so a second tab can read it stale even under
+ * the lock. When the raising tab closes, the next one takes over.
+ */
+const LEADER_LOCK = 'belfry.os-notifications.leader';
+/**
  * How long a shown tag is remembered: longer than a laptop sleeps between
  * workdays, so the replay after wake-up does not raise it again.
  */
@@ -57,7 +64,22 @@ export class WebNotifications implements OsNotifications {
   /** Used when localStorage is unavailable (some private modes). */
   private readonly memory: { enabled: boolean; shown: Record<string, number> } = { enabled: false, shown: {} };
 
-  constructor(private readonly deps: WebNotificationsDeps) {}
+  /** This tab raises the pop-ups (the only one, when Web Locks exist). */
+  private leader = false;
+
+  constructor(private readonly deps: WebNotificationsDeps) {
+    const locks = deps.locks();
+    if (!locks) {
+      this.leader = true;
+      return;
+    }
+    locks
+      .request(LEADER_LOCK, () => {
+        this.leader = true;
+        return new Promise<void>(() => undefined);
+      })
+      .catch(() => undefined);
+  }
 
   permission(): OsPermission {
     const ctor = this.deps.ctor();
@@ -94,6 +116,7 @@ export class WebNotifications implements OsNotifications {
 
   show(popup: Popup, options: OsPopupOptions = {}): void {
     if (!this.enabled() || this.permission() !== 'granted') return;
+    if (!this.leader) return;
     const raise = () => this.raise(popup, options);
     const locks = this.deps.locks();
     if (!locks) {
