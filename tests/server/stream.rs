@@ -311,3 +311,137 @@ async fn a_stalled_client_delays_no_one_and_catches_up_from_the_store() {
     );
     assert!(app.metric("belfry_subscribers_fell_behind_total").await >= 1.0);
 }
+
+/// A raw HTTP/1.1 connection, to choose exactly which requests share it.
+struct Raw {
+    tcp: tokio::net::TcpStream,
+    seen: Vec<u8>,
+}
+
+impl Raw {
+    async fn open(app: &TestServer) -> Self {
+        let tcp = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        Self {
+            tcp,
+            seen: Vec::new(),
+        }
+    }
+
+    async fn send(&mut self, head: &str) {
+        use tokio::io::AsyncWriteExt as _;
+        self.tcp.write_all(head.as_bytes()).await.unwrap();
+    }
+
+    /// Reads until `needle` has arrived; returns everything read so far.
+    async fn until(&mut self, needle: &str) -> String {
+        use tokio::io::AsyncReadExt as _;
+        let found = tokio::time::timeout(belfry_e2e::WAIT, async {
+            while !String::from_utf8_lossy(&self.seen).contains(needle) {
+                let mut buf = [0u8; 4096];
+                let n = self.tcp.read(&mut buf).await.unwrap();
+                assert!(
+                    n > 0,
+                    "closed before {needle:?}: {}",
+                    String::from_utf8_lossy(&self.seen)
+                );
+                self.seen.extend_from_slice(&buf[..n]);
+            }
+        })
+        .await;
+        let text = String::from_utf8_lossy(&self.seen).into_owned();
+        assert!(found.is_ok(), "no {needle:?} in {text:?}");
+        text
+    }
+}
+
+fn stream_request(token: &str) -> String {
+    format!(
+        "GET /api/admin/events HTTP/1.1\r\nHost: belfry\r\nAuthorization: Bearer {token}\r\n\r\n"
+    )
+}
+
+/// A stream opened as a connection's first request is written by the front
+/// door, outside hyper; one opened after another request on a kept-alive
+/// connection is served by hyper. Both must look and behave the same.
+#[tokio::test]
+async fn streams_behave_the_same_on_new_and_kept_alive_connections() {
+    let app = TestServer::spawn().await;
+    let token = app.admin_token("ann");
+
+    let mut fresh = Raw::open(&app).await;
+    fresh.send(&stream_request(&token)).await;
+    let head = fresh.until("event: ready").await.to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200 ok\r\n"), "{head}");
+    for h in [
+        "content-type: text/event-stream",
+        "cache-control: no-cache",
+        "x-accel-buffering: no",
+        "x-content-type-options: nosniff",
+        "transfer-encoding: chunked",
+        // Only the front door closes after the stream.
+        "connection: close",
+    ] {
+        assert!(head.contains(h), "{h} missing in {head}");
+    }
+
+    let mut reused = Raw::open(&app).await;
+    reused
+        .send("GET /healthz HTTP/1.1\r\nHost: belfry\r\n\r\n")
+        .await;
+    reused.until("\"ok\"").await;
+    reused.send(&stream_request(&token)).await;
+    let text = reused.until("event: ready").await.to_ascii_lowercase();
+    assert!(text.contains("content-type: text/event-stream"), "{text}");
+    assert!(!text.contains("connection: close"), "{text}");
+
+    let n = app.publish_titled("to both").await;
+    for raw in [&mut fresh, &mut reused] {
+        raw.until(&format!("id: {}\nevent: notification", n.id))
+            .await;
+    }
+    assert_eq!(app.metric("belfry_connected_streams").await, 2.0);
+
+    // Closing the front door's connection frees its stream promptly.
+    drop(fresh);
+    belfry_e2e::wait_until("the closed stream is counted out", || async {
+        app.metric("belfry_connected_streams").await == 1.0
+    })
+    .await;
+}
+
+/// Errors from the front door are whole HTTP answers with a JSON body,
+/// like hyper's, and the connection is closed after them.
+#[tokio::test]
+async fn a_refused_stream_on_a_new_connection_gets_a_json_error() {
+    use tokio::io::AsyncReadExt as _;
+    let app = TestServer::spawn().await;
+    let mut raw = Raw::open(&app).await;
+    raw.send("GET /api/admin/events?min_severity=loud HTTP/1.1\r\nHost: belfry\r\n\r\n")
+        .await;
+    raw.until("}").await;
+    let mut rest = Vec::new();
+    raw.tcp.read_to_end(&mut rest).await.unwrap();
+    raw.seen.extend_from_slice(&rest);
+    let text = String::from_utf8(raw.seen).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let head = head.to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 401"), "{head}");
+    assert!(head.contains("content-type: application/json"), "{head}");
+    assert!(
+        head.contains(&format!("content-length: {}", body.len())),
+        "{head}"
+    );
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(body["error"]["code"], "invalid_token", "{body}");
+    assert!(head.contains("www-authenticate: bearer"), "{head}");
+
+    let mut raw = Raw::open(&app).await;
+    let token = app.admin_token("ann");
+    raw.send(&format!(
+        "GET /api/admin/events?min_severity=loud HTTP/1.1\r\nHost: belfry\r\nAuthorization: Bearer {token}\r\n\r\n"
+    ))
+    .await;
+    let text = raw.until("}").await;
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    assert!(text.contains("min_severity"), "{text}");
+}

@@ -10,11 +10,13 @@ use axum::serve::ListenerExt as _;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::auth::{Minter, Verifier};
 use crate::broker::BusMessage;
 use crate::broker::{Broker, MemoryBroker, RedisBroker};
 use crate::config::{Config, IDEMPOTENCY_WINDOW, JwtAlgorithm};
+use crate::front::FrontDoor;
 use crate::limits::StreamLimits;
 use crate::metrics::Metrics;
 use crate::publish::Publisher;
@@ -25,6 +27,8 @@ use secrecy::ExposeSecret as _;
 /// Pending-connection queue of the listening socket. tokio's default of 128
 /// drops SYNs when a thousand clients reconnect at once after a restart.
 pub const LISTEN_BACKLOG: u32 = 4096;
+/// How long shutdown waits for streams to end after the signal.
+const STREAMS_GRACE: Duration = Duration::from_secs(10);
 /// How often expired idempotency keys and old notifications are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// How often the store is asked for new revocations: logging out or
@@ -179,19 +183,28 @@ impl Server {
             )));
         }
 
-        // Nagle's algorithm would hold small SSE frames back for up to 40 ms.
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
         let shutdown = state.shutdown.clone();
         let router = crate::api::router(state.clone());
+        // Streams are served by the front door's tasks, everything else by
+        // hyper (see `front`).
+        let streams = TaskTracker::new();
+        let front = FrontDoor::open(listener, router.clone(), streams.clone(), shutdown.clone())?;
         let served = axum::serve(
-            listener,
+            front.tap_io(|_| {}),
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await;
         shutdown.cancel();
+        // Every stream ends itself on shutdown; one stuck writing to a
+        // client that stopped reading is not waited for long.
+        streams.close();
+        if tokio::time::timeout(STREAMS_GRACE, streams.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(left = streams.len(), "some streams did not end in time");
+        }
 
         for task in background {
             let _ = task.await;

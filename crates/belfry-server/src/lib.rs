@@ -19,6 +19,7 @@ pub mod broker;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod front;
 pub mod limits;
 pub mod metrics;
 pub mod password;

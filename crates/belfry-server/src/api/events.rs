@@ -9,11 +9,12 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use axum::routing::get;
@@ -38,9 +39,18 @@ const REPLAY_PAGE: u32 = 256;
 /// stream that is far behind still yields to the others.
 const MAX_BATCH: usize = 64;
 
+/// Where streams are served.
+pub const EVENTS_PATH: &str = "/api/admin/events";
+
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/admin/events", get(events))
+    Router::new().route(EVENTS_PATH, get(events))
 }
+
+/// Put on a request by the front door (`crate::front`), which writes the
+/// stream to the socket itself: the handler leaves the opened session here
+/// and answers with the headers only.
+#[derive(Clone)]
+pub(crate) struct Takeover(pub(crate) Arc<Mutex<Option<Session>>>);
 
 /// Optional filters from the query string.
 #[derive(Debug, Default)]
@@ -98,6 +108,7 @@ fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
 async fn events(
     State(state): State<AppState>,
     Admin(admin): Admin,
+    takeover: Option<Extension<Takeover>>,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
@@ -179,13 +190,19 @@ async fn events(
         opened: Instant::now(),
         _slot: slot,
     };
-    let stream = futures_util::stream::unfold(session, |mut s| async move {
-        s.next_chunk()
-            .await
-            .map(|b| (Ok::<_, std::convert::Infallible>(b), s))
-    });
+    let body = match takeover {
+        Some(Extension(Takeover(slot))) => {
+            *slot.lock().expect("takeover slot") = Some(session);
+            Body::empty()
+        }
+        None => Body::from_stream(futures_util::stream::unfold(session, |mut s| async move {
+            s.next_chunk()
+                .await
+                .map(|b| (Ok::<_, std::convert::Infallible>(b), s))
+        })),
+    };
 
-    let mut response = Response::new(Body::from_stream(stream));
+    let mut response = Response::new(body);
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -197,7 +214,7 @@ async fn events(
 }
 
 /// One open stream.
-struct Session {
+pub(crate) struct Session {
     state: AppState,
     rx: broadcast::Receiver<BusMessage>,
     /// Highest notification id this stream has passed (delivered or filtered out).
@@ -223,7 +240,8 @@ struct Session {
 }
 
 impl Session {
-    async fn next_chunk(&mut self) -> Option<Bytes> {
+    /// The next bytes to write, or `None` once the stream has ended.
+    pub(crate) async fn next_chunk(&mut self) -> Option<Bytes> {
         loop {
             if !self.out.is_empty() {
                 return Some(self.take_out());

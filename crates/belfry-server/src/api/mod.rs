@@ -1,7 +1,7 @@
 //! HTTP routes. Each module contributes its own part of the router.
 
 mod auth;
-mod events;
+pub(crate) mod events;
 mod health;
 mod inbox;
 mod json;
