@@ -120,3 +120,74 @@ async fn the_built_ui_is_served_with_caching_and_a_strict_csp_beside_the_api() {
     let res = app.http.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(res.status(), 200);
 }
+
+/// `GET path` on `addr` over a plain blocking socket, as a probe from
+/// outside the server's runtime would; returns the whole answer.
+fn blocking_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(belfry_e2e::WAIT)).unwrap();
+    write!(
+        tcp,
+        "GET {path} HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+/// The health port answers from its own thread, so it answers while the
+/// server's runtime is blocked; and it answers 503 then, since the runtime
+/// stopped ticking.
+#[tokio::test]
+async fn the_health_port_answers_apart_and_reports_a_stalled_runtime() {
+    let app =
+        TestServer::spawn_with(|c| c.health_listen = Some("127.0.0.1:0".parse().unwrap())).await;
+    let health = app.health_addr.expect("a health port was bound");
+    assert_ne!(health, app.addr);
+
+    let ok = tokio::task::spawn_blocking(move || blocking_get(health, "/healthz"))
+        .await
+        .unwrap();
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    assert!(ok.contains(r#"{"status":"ok"}"#), "{ok}");
+    let metrics = tokio::task::spawn_blocking(move || blocking_get(health, "/metrics"))
+        .await
+        .unwrap();
+    assert!(metrics.contains("belfry_connected_streams"), "{metrics}");
+    let other = tokio::task::spawn_blocking(move || blocking_get(health, "/api/admin/events"))
+        .await
+        .unwrap();
+    assert!(
+        other.starts_with("HTTP/1.1 404"),
+        "only probes here: {other}"
+    );
+
+    // Block this test's runtime, which is the server's, until the health
+    // port reports the stall (the probe runs on a thread of its own).
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + belfry_e2e::WAIT * 2;
+        while std::time::Instant::now() < deadline {
+            let answer = blocking_get(health, "/healthz");
+            if answer.starts_with("HTTP/1.1 503") {
+                let _ = tx.send(answer);
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    });
+    let stalled = rx.recv_timeout(belfry_e2e::WAIT * 2);
+    let stalled = stalled.expect("the health port reported the blocked runtime");
+    assert!(stalled.contains("stalled"), "{stalled}");
+
+    // Unblocked, the heartbeat resumes.
+    belfry_e2e::wait_until("the health port is healthy again", || async {
+        tokio::task::spawn_blocking(move || blocking_get(health, "/healthz"))
+            .await
+            .unwrap()
+            .starts_with("HTTP/1.1 200")
+    })
+    .await;
+}

@@ -108,6 +108,8 @@ pub async fn use_networked_backend(config: &mut Config) -> FreshDatabase {
 /// A running server; dropping it stops it.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The health port, when the config asked for one.
+    pub health_addr: Option<SocketAddr>,
     pub base: String,
     pub http: reqwest::Client,
     pub config: Config,
@@ -152,10 +154,12 @@ impl TestServer {
             .await
             .expect("server builds");
         let addr = server.local_addr();
+        let health_addr = server.health_addr();
         let state = server.state().clone();
         let task = tokio::spawn(server.run());
         Self {
             addr,
+            health_addr,
             base: format!("http://{addr}"),
             http: reqwest::Client::new(),
             config,

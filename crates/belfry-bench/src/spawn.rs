@@ -20,12 +20,30 @@ struct Launch {
     data_dir: PathBuf,
 }
 
+/// The address logged after `marker` in `line`, if it is there.
+fn logged_addr(line: &str, marker: &str) -> anyhow::Result<Option<SocketAddr>> {
+    let Some(rest) = line.split(marker).nth(1) else {
+        return Ok(None);
+    };
+    let addr = rest.split_whitespace().next().unwrap_or_default();
+    addr.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '.' && c != ':')
+        .parse()
+        .map(Some)
+        .with_context(|| format!("cannot parse the address in `{line}`"))
+}
+
 impl Launch {
-    /// Starts the process on `addr` and waits until it listens.
-    fn run(&self, addr: SocketAddr) -> anyhow::Result<(Child, SocketAddr)> {
+    /// Starts the process on `addr`, with its health port on `health`, and
+    /// waits until both listen.
+    fn run(
+        &self,
+        addr: SocketAddr,
+        health: SocketAddr,
+    ) -> anyhow::Result<(Child, SocketAddr, SocketAddr)> {
         let mut child = Command::new(&self.path)
             .arg("serve")
             .args(["--listen", &addr.to_string()])
+            .args(["--health-listen", &health.to_string()])
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(["--jwt-secret", &self.secret])
@@ -39,19 +57,16 @@ impl Launch {
         // Killed if it never listens.
         let mut guard = KillOnDrop(Some(child));
         let mut lines = BufReader::new(stderr).lines();
-        let addr = loop {
+        let (mut addr, mut health) = (None, None);
+        while addr.is_none() || health.is_none() {
             let line = lines.next().context("server exited before listening")??;
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                let addr = rest.split_whitespace().next().unwrap_or_default();
-                break addr
-                    .trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '.' && c != ':')
-                    .parse()
-                    .with_context(|| format!("cannot parse the address in `{line}`"))?;
-            }
-        };
+            addr = addr.or(logged_addr(&line, "listening on http://")?);
+            health = health.or(logged_addr(&line, "health checks on http://")?);
+        }
         // Keep draining stderr so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Ok((guard.0.take().expect("still held"), addr))
+        let (addr, health) = (addr.expect("found"), health.expect("found"));
+        Ok((guard.0.take().expect("still held"), addr, health))
     }
 }
 
@@ -71,6 +86,7 @@ impl Drop for KillOnDrop {
 pub struct SpawnedServer {
     launch: Launch,
     addr: SocketAddr,
+    health: SocketAddr,
     child: KillOnDrop,
     _data_dir: tempfile::TempDir,
 }
@@ -86,10 +102,12 @@ impl SpawnedServer {
             max_connections,
             data_dir: data_dir.path().to_owned(),
         };
-        let (child, addr) = launch.run("127.0.0.1:0".parse()?)?;
+        let any = "127.0.0.1:0".parse()?;
+        let (child, addr, health) = launch.run(any, any)?;
         Ok(Self {
             launch,
             addr,
+            health,
             child: KillOnDrop(Some(child)),
             _data_dir: data_dir,
         })
@@ -128,14 +146,18 @@ impl Restart for SpawnedServer {
 
     async fn start(&mut self) -> anyhow::Result<()> {
         anyhow::ensure!(self.child.0.is_none(), "the server is running");
-        let (launch, addr) = (self.launch.clone(), self.addr);
+        let (launch, addr, health) = (self.launch.clone(), self.addr, self.health);
         // Reading its stderr until it listens blocks too.
-        let (child, _) = tokio::task::spawn_blocking(move || launch.run(addr)).await??;
+        let (child, _, _) = tokio::task::spawn_blocking(move || launch.run(addr, health)).await??;
         self.child.0 = Some(child);
         Ok(())
     }
 
     fn pid(&self) -> Option<u32> {
         SpawnedServer::pid(self)
+    }
+
+    fn health_addr(&self) -> Option<SocketAddr> {
+        Some(self.health)
     }
 }

@@ -39,6 +39,10 @@ pub trait Restart {
     fn pid(&self) -> Option<u32> {
         None
     }
+    /// The server's separate health port (`--health-listen`), if it has one.
+    fn health_addr(&self) -> Option<SocketAddr> {
+        None
+    }
 }
 
 /// What the storm adds to [`Options`]. `Options::events` is the size of
@@ -117,6 +121,10 @@ pub struct StormReport {
     /// restarted server listens until every stream was caught up.
     pub healthz: Percentiles,
     pub healthz_failed: u64,
+    /// The same probe on the server's health port (`--health-listen`),
+    /// answered by a thread of its own.
+    pub health_port: Option<Percentiles>,
+    pub health_port_failed: u64,
     /// Server CPU from the restart until every stream was caught up.
     pub server_cpu_storm_ms: Option<f64>,
 }
@@ -132,6 +140,7 @@ impl StormReport {
             && self.lost == 0
             && self.duplicates == 0
             && self.healthz_failed == 0
+            && self.health_port_failed == 0
     }
 
     /// A human-readable table.
@@ -198,6 +207,12 @@ impl StormReport {
             (
                 "/healthz during storm",
                 format!("{} ({} failed)", pct(&self.healthz), self.healthz_failed),
+            ),
+            (
+                "health port during storm",
+                self.health_port.as_ref().map_or("n/a".to_owned(), |h| {
+                    format!("{} ({} failed)", pct(h), self.health_port_failed)
+                }),
             ),
             (
                 "server CPU (storm)",
@@ -295,6 +310,9 @@ pub async fn run_storm(
         storm.healthz_every,
         probe_stop.clone(),
     ));
+    let port_prober = server
+        .health_addr()
+        .map(|addr| tokio::spawn(probe_healthz(addr, storm.healthz_every, probe_stop.clone())));
     let publish_opts = opts.clone();
     let during =
         tokio::spawn(async move { publish::publish_range(&publish_opts, batch..2 * batch).await });
@@ -320,6 +338,13 @@ pub async fn run_storm(
     let cpu_after = pid.and_then(|p| procfs::cpu_us(Some(p)));
     probe_stop.cancel();
     let (healthz, healthz_failed) = prober.await.context("health prober panicked")??;
+    let (health_port, health_port_failed) = match port_prober {
+        Some(p) => {
+            let (h, failed) = p.await.context("health port prober panicked")??;
+            (Some(Percentiles::from(&h)), failed)
+        }
+        None => (None, 0),
+    };
     stop.cancel();
 
     let (mut deliveries, mut lost, mut duplicates) = (0u64, 0u64, 0u64);
@@ -382,6 +407,8 @@ pub async fn run_storm(
         streams_with_duplicates,
         healthz: Percentiles::from(&healthz),
         healthz_failed,
+        health_port,
+        health_port_failed,
         server_cpu_storm_ms: cpu_before
             .zip(cpu_after)
             .map(|(b, a)| a.saturating_sub(b) as f64 / 1000.0),

@@ -17,6 +17,7 @@ use crate::broker::BusMessage;
 use crate::broker::{Broker, MemoryBroker, RedisBroker};
 use crate::config::{Config, IDEMPOTENCY_WINDOW, JwtAlgorithm};
 use crate::front::FrontDoor;
+use crate::health_port::HealthPort;
 use crate::limits::StreamLimits;
 use crate::metrics::Metrics;
 use crate::publish::Publisher;
@@ -69,6 +70,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 pub struct Server {
     state: AppState,
     listener: TcpListener,
+    health: Option<HealthPort>,
     writer: JoinHandle<()>,
     writer_stop: CancellationToken,
 }
@@ -120,6 +122,13 @@ impl Server {
         );
         let listener =
             bind(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
+        let health = config
+            .health_listen
+            .map(|addr| {
+                HealthPort::bind(addr)
+                    .with_context(|| format!("cannot listen for health checks on {addr}"))
+            })
+            .transpose()?;
         let config_limits = (config.max_streams_per_user, config.max_connections);
         Ok(Self {
             state: AppState {
@@ -134,9 +143,15 @@ impl Server {
                 shutdown,
             },
             listener,
+            health,
             writer,
             writer_stop,
         })
+    }
+
+    /// The health port's address, when one was configured.
+    pub fn health_addr(&self) -> Option<SocketAddr> {
+        self.health.as_ref().and_then(|h| h.local_addr().ok())
     }
 
     /// The address actually bound (useful with port 0).
@@ -157,6 +172,7 @@ impl Server {
         let Server {
             state,
             listener,
+            health,
             writer,
             writer_stop,
         } = self;
@@ -167,6 +183,9 @@ impl Server {
             tokio::spawn(prune(state.clone())),
             tokio::spawn(watch_revocations(state.clone())),
         ];
+        if let Some(health) = health {
+            background.push(health.start(state.metrics.clone(), state.shutdown.clone())?);
+        }
         if state.config.broker.is_some() {
             background.push(tokio::spawn(watch_head(state.clone())));
             background.push(tokio::spawn(share_stream_counts(state.clone())));

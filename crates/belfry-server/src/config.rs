@@ -87,6 +87,10 @@ pub struct JwtConfig {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// A second address answering only `/healthz` and `/metrics`, from a
+    /// thread of its own, so probes stay quick however busy the main
+    /// listener is; `None`: not opened.
+    pub health_listen: Option<SocketAddr>,
     pub data_dir: PathBuf,
     pub jwt: JwtConfig,
     /// Emails treated as admins even without a `role: admin` claim.
@@ -123,6 +127,7 @@ impl Config {
             listen: DEFAULT_LISTEN
                 .parse()
                 .expect("default listen address is valid"),
+            health_listen: None,
             data_dir: data_dir.into(),
             jwt: JwtConfig {
                 algorithm: JwtAlgorithm::Hs256,
@@ -171,6 +176,7 @@ impl Config {
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     pub listen: Option<SocketAddr>,
+    pub health_listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
     pub jwt_algorithm: Option<JwtAlgorithm>,
     pub jwt_secret: Option<String>,
@@ -251,6 +257,7 @@ impl Settings {
     pub fn overlay(self, higher: Settings) -> Settings {
         Settings {
             listen: higher.listen.or(self.listen),
+            health_listen: higher.health_listen.or(self.health_listen),
             data_dir: higher.data_dir.or(self.data_dir),
             jwt_algorithm: higher.jwt_algorithm.or(self.jwt_algorithm),
             jwt_secret: higher.jwt_secret.or(self.jwt_secret),
@@ -287,6 +294,7 @@ impl Settings {
         if let Some(v) = self.listen {
             c.listen = v;
         }
+        c.health_listen = self.health_listen;
         if let Some(v) = self.jwt_algorithm {
             c.jwt.algorithm = v;
         }

@@ -20,6 +20,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod front;
+pub mod health_port;
 pub mod limits;
 pub mod metrics;
 pub mod password;

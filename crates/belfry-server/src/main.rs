@@ -131,6 +131,9 @@ struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "BELFRY_LISTEN")]
     listen: Option<std::net::SocketAddr>,
+    /// Second address for `/healthz` and `/metrics` only, answered by a thread of its own [default: none].
+    #[arg(long, env = "BELFRY_HEALTH_LISTEN")]
+    health_listen: Option<std::net::SocketAddr>,
     /// Keepalive comment interval on idle streams [default: 15s].
     #[arg(long, env = "BELFRY_KEEPALIVE", value_parser = humantime::parse_duration)]
     keepalive: Option<Duration>,
@@ -244,6 +247,7 @@ fn main() -> ExitCode {
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.settings.load(Settings {
         listen: args.listen,
+        health_listen: args.health_listen,
         keepalive: args.keepalive,
         retry: args.retry,
         broadcast_capacity: args.broadcast_capacity,
