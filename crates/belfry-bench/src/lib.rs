@@ -8,6 +8,7 @@
 //! [`storm::run_storm`] restarts the server under the streams instead and
 //! measures how they resume.
 
+pub mod floor;
 pub mod hist;
 pub mod procfs;
 pub mod publish;

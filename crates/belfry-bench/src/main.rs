@@ -31,6 +31,10 @@ enum Preset {
     /// Target 6: 10,000 streams dropped by a server restart resume with
     /// Last-Event-ID (needs --spawn); --events is the size of each batch.
     Storm,
+    /// No server: the kernel's own cost of one loopback TCP write of a
+    /// notification-sized frame, --clients connections × --rate rounds/s for
+    /// --events rounds. The least any server can spend per delivery here.
+    Floor,
 }
 
 impl Preset {
@@ -46,6 +50,7 @@ impl Preset {
             // 50 before the restart and 50 during it, at 20/s: the second
             // batch takes 2.5 s, about as long as 10,000 reconnects.
             Preset::Storm => (10_000, 20.0, 50, 2),
+            Preset::Floor => (1_000, 100.0, 1_000, 1),
         }
     }
 }
@@ -109,6 +114,16 @@ fn main() -> anyhow::Result<()> {
     }
     let (c, r, e, p) = cli.preset.map_or((100, 10.0, 20, 1), Preset::values);
     let clients = cli.clients.unwrap_or(c);
+    if matches!(cli.preset, Some(Preset::Floor)) {
+        let report =
+            belfry_bench::floor::measure(clients, cli.rate.unwrap_or(r), cli.events.unwrap_or(e))?;
+        if cli.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            print!("{}", report.table());
+        }
+        return Ok(());
+    }
     let mut spawned = None;
     let (addr, pid) = match &cli.spawn {
         Some(path) => {
