@@ -15,7 +15,7 @@
 //! a pipelined request, a head over [`MAX_HEAD`]), goes to hyper with the
 //! bytes already read put back in front.
 
-use std::io::Write as _;
+use std::io::{IoSlice, Write as _};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -272,45 +272,74 @@ async fn serve_stream(
 }
 
 /// Writes the stream's chunks until it ends or the client goes away.
-async fn stream(mut tcp: TcpStream, mut session: Session) {
+async fn stream(tcp: TcpStream, mut session: Session) {
+    // Registered once for the stream's life, not again per chunk.
+    let closed = client_closed(&tcp);
+    tokio::pin!(closed);
     loop {
         let chunk = tokio::select! {
             biased;
             chunk = session.next_chunk() => chunk,
-            // A stream's client sends nothing more: readable means it
-            // closed (or sent something, which is dropped).
-            _ = tcp.readable() => {
-                let mut scratch = [0u8; 256];
-                match tcp.try_read(&mut scratch) {
-                    Ok(0) => return,
-                    Err(e) if e.kind() != std::io::ErrorKind::WouldBlock => return,
-                    _ => continue,
-                }
-            }
+            () = &mut closed => return,
         };
         let Some(chunk) = chunk else {
             // The stream ended on the server's side: end the body properly.
-            let _ = tcp.write_all(b"0\r\n\r\n").await;
-            let _ = tcp.shutdown().await;
+            let _ = write_all(&tcp, &mut [IoSlice::new(b"0\r\n\r\n")]).await;
             return;
         };
-        if write_chunk(&mut tcp, &chunk).await.is_err() {
+        if write_chunk(&tcp, &chunk).await.is_err() {
             return;
+        }
+    }
+}
+
+/// Resolves when the client closes its side. A stream's client sends
+/// nothing after its request; anything it does send is dropped.
+async fn client_closed(tcp: &TcpStream) {
+    let mut scratch = [0u8; 256];
+    loop {
+        if tcp.readable().await.is_err() {
+            return;
+        }
+        match tcp.try_read(&mut scratch) {
+            Ok(0) => return,
+            Err(e) if e.kind() != std::io::ErrorKind::WouldBlock => return,
+            _ => {}
         }
     }
 }
 
 /// One chunk of `Transfer-Encoding: chunked`: size line, data, CRLF, in one
 /// vectored write (the shared frame bytes are not copied).
-async fn write_chunk(tcp: &mut TcpStream, data: &Bytes) -> std::io::Result<()> {
+async fn write_chunk(tcp: &TcpStream, data: &Bytes) -> std::io::Result<()> {
     let mut size = [0u8; 20];
     let n = {
         let mut cursor = &mut size[..];
         write!(cursor, "{:x}\r\n", data.len())?;
         20 - cursor.len()
     };
-    let mut out = bytes::Buf::chain(&size[..n], &data[..]).chain(&b"\r\n"[..]);
-    tcp.write_all_buf(&mut out).await
+    write_all(
+        tcp,
+        &mut [
+            IoSlice::new(&size[..n]),
+            IoSlice::new(data),
+            IoSlice::new(b"\r\n"),
+        ],
+    )
+    .await
+}
+
+/// Writes every slice, waiting for the socket only when it is full.
+async fn write_all(tcp: &TcpStream, mut slices: &mut [IoSlice<'_>]) -> std::io::Result<()> {
+    while !slices.is_empty() {
+        match tcp.try_write_vectored(slices) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => tcp.writable().await?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// A connection with the bytes already read from it put back in front.
