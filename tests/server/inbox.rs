@@ -436,3 +436,43 @@ async fn retention_prunes_by_severity_and_a_resume_from_before_it_gets_a_reset()
         "a resume from the horizon replays the rest"
     );
 }
+
+/// Many admins acknowledging and marking at the same moment: every request
+/// is answered on its merits (200 or 409), never with a 503 from a write
+/// that lost a race for the database.
+#[tokio::test]
+async fn simultaneous_acks_and_read_marks_all_succeed_or_conflict() {
+    let app = Arc::new(TestServer::spawn().await);
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        ids.push(app.publish_titled(&format!("incident {i}")).await.id);
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for admin in 0..16 {
+        let app = app.clone();
+        let ids = ids.clone();
+        tasks.spawn(async move {
+            let token = app.admin_token(&format!("admin{admin}"));
+            let id = ids[admin % ids.len()];
+            let path = format!("/api/admin/notifications/{id}/ack");
+            let ack = app.send_json(Method::POST, &path, &token, json!({}));
+            let read = app.send_json(
+                Method::POST,
+                "/api/admin/notifications/read",
+                &token,
+                json!({"ids": [id]}),
+            );
+            let (ack, read) = tokio::join!(ack, read);
+            (ack.status().as_u16(), read.status().as_u16())
+        });
+    }
+    let mut acked = 0;
+    while let Some(done) = tasks.join_next().await {
+        let (ack, read) = done.unwrap();
+        assert!(matches!(ack, 200 | 409), "ack answered {ack}");
+        assert_eq!(read, 200, "read mark answered {read}");
+        acked += usize::from(ack == 200);
+    }
+    // Each notification was acknowledged by exactly one of its two admins.
+    assert_eq!(acked, ids.len());
+}

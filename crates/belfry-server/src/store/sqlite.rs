@@ -53,6 +53,18 @@ impl SqliteStore {
             .map_err(|e| StoreError::Database(format!("migration failed: {e}")))?;
         Ok(Self { pool })
     }
+
+    /// A transaction that holds the write lock from its first statement.
+    ///
+    /// Every transaction here reads, then writes. Begun as `DEFERRED` (the
+    /// default), two of them at once both start as readers, and the one
+    /// that tries to write second gets `SQLITE_BUSY` at once, without
+    /// waiting: its snapshot is stale. That was a 503 for one of two admins
+    /// acknowledging at the same moment. `IMMEDIATE` takes the lock at
+    /// `BEGIN`, where the busy timeout applies, so they queue instead.
+    pub(super) async fn write_tx(&self) -> Result<sqlx::Transaction<'_, sqlx::Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
 }
 
 pub(super) fn row_to_notification(
@@ -83,7 +95,7 @@ impl NotificationStore for SqliteStore {
         batch: Vec<Append>,
         idempotency_since: OffsetDateTime,
     ) -> Result<Vec<Appended>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let mut out = Vec::with_capacity(batch.len());
         for item in batch {
             if let Some(key) = &item.idempotency {
@@ -199,7 +211,7 @@ impl NotificationStore for SqliteStore {
 
     #[tracing::instrument(skip_all)]
     async fn prune(&self, cutoffs: &[(Severity, OffsetDateTime)]) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let mut deleted = 0;
         for (severity, before) in cutoffs {
             let rank = severity_rank(*severity);

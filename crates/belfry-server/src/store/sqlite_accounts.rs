@@ -107,7 +107,7 @@ impl AccountStore for SqliteStore {
     }
 
     async fn set_disabled(&self, email: &str, disabled: bool) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let id: Option<i64> =
             sqlx::query_scalar("UPDATE users SET disabled = ? WHERE email = ? RETURNING id")
                 .bind(i64::from(disabled))
@@ -123,7 +123,7 @@ impl AccountStore for SqliteStore {
     }
 
     async fn set_password(&self, email: &str, password_hash: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let id: Option<i64> =
             sqlx::query_scalar("UPDATE users SET password_hash = ? WHERE email = ? RETURNING id")
                 .bind(password_hash)
@@ -143,7 +143,7 @@ impl AccountStore for SqliteStore {
         refresh_hash: &str,
         refresh_expires: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("INSERT INTO sessions (id, user_id, created_at) VALUES (?, ?, ?)")
             .bind(session_id)
             .bind(user_id)
@@ -169,7 +169,7 @@ impl AccountStore for SqliteStore {
         new_expires: OffsetDateTime,
     ) -> Result<RotateOutcome, StoreError> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let row = sqlx::query(
             "SELECT t.session_id, t.expires_at, t.used_at, s.revoked_at,
                     u.id, u.email, u.password_hash, u.is_admin, u.disabled, u.created_at
@@ -219,7 +219,7 @@ impl AccountStore for SqliteStore {
     }
 
     async fn revoke_by_refresh(&self, hash: &str) -> Result<Option<String>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let session: Option<String> =
             sqlx::query_scalar("SELECT session_id FROM refresh_tokens WHERE token_hash = ?")
                 .bind(hash)
@@ -249,7 +249,7 @@ impl AccountStore for SqliteStore {
         keys: &[String],
         at: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         for key in keys {
             sqlx::query("INSERT INTO login_failures (key, at) VALUES (?, ?)")
                 .bind(key)

@@ -159,7 +159,7 @@ impl InboxStore for SqliteStore {
 
     #[tracing::instrument(skip(self))]
     async fn mark(&self, user: &str, change: &ReadChange) -> Result<UnreadCounts, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         match change {
             ReadChange::UpTo(up_to) => {
                 let up_to = i64_id(*up_to);
@@ -201,7 +201,7 @@ impl InboxStore for SqliteStore {
 
     async fn ack(&self, id: u64, ack: &Ack, force: bool) -> Result<AckOutcome, StoreError> {
         let id = i64_id(id);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         if !exists(&mut tx, id).await? {
             return Ok(AckOutcome::NotFound);
         }
@@ -238,7 +238,7 @@ impl InboxStore for SqliteStore {
         force: bool,
     ) -> Result<ReleaseOutcome, StoreError> {
         let id = i64_id(id);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         if !exists(&mut tx, id).await? {
             return Ok(ReleaseOutcome::NotFound);
         }
