@@ -413,11 +413,34 @@ impl Config {
         {
             return invalid("store must be `sqlite` or a postgres://user@host/database URL");
         }
-        if let Some(url) = &self.broker
-            && !(url.expose_secret().starts_with("redis://")
-                || url.expose_secret().starts_with("rediss://"))
-        {
-            return invalid("broker must be `memory` or a redis://host:port URL");
+        // The PostgreSQL and Redis clients are built without TLS: a URL
+        // that asks for it would only fail later, at connect, less clearly.
+        const NO_TLS: &str = "this build connects to PostgreSQL and Redis without TLS; keep them on a private network or behind a TLS tunnel (docs/operations.md, Security)";
+        if let Some(url) = &self.store {
+            let url = url.expose_secret();
+            if [
+                "sslmode=require",
+                "sslmode=verify-ca",
+                "sslmode=verify-full",
+            ]
+            .iter()
+            .any(|mode| url.contains(mode))
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "store: sslmode=require and stricter are not available: {NO_TLS}"
+                )));
+            }
+        }
+        if let Some(url) = &self.broker {
+            let url = url.expose_secret();
+            if url.starts_with("rediss://") {
+                return Err(ConfigError::Invalid(format!(
+                    "broker: rediss:// is not available: {NO_TLS}"
+                )));
+            }
+            if !url.starts_with("redis://") {
+                return invalid("broker must be `memory` or a redis://host:port URL");
+            }
         }
         if self.store_pool_size == 0 {
             return invalid("store_pool_size must be at least 1");
@@ -475,6 +498,33 @@ mod tests {
     fn unknown_keys_in_the_file_are_an_error() {
         let err = toml::from_str::<Settings>("listn = \"x\"").unwrap_err();
         assert!(err.message().contains("listn"), "{err}");
+    }
+
+    #[test]
+    fn urls_asking_for_tls_are_refused_with_the_reason() {
+        for (store, broker, field) in [
+            (
+                Some("postgres://b@db/belfry?sslmode=require"),
+                None,
+                "store",
+            ),
+            (None, Some("rediss://cache:6380"), "broker"),
+        ] {
+            let s = Settings {
+                store: store.map(str::to_owned),
+                broker: broker.map(str::to_owned),
+                ..Settings::default()
+            };
+            let err = s.into_config("/tmp/x".into()).unwrap_err().to_string();
+            assert!(err.starts_with(field), "{err}");
+            assert!(err.contains("without TLS"), "{err}");
+        }
+        let plain = Settings {
+            store: Some("postgres://b@db/belfry?sslmode=disable".to_owned()),
+            broker: Some("redis://cache:6379".to_owned()),
+            ..Settings::default()
+        };
+        plain.into_config("/tmp/x".into()).unwrap();
     }
 
     #[test]
