@@ -18,7 +18,8 @@ function fakeServer() {
     if (reply === 'refused') return Promise.reject(new TypeError('fetch failed'));
     if (typeof reply === 'number') {
       const headers = reply === 429 ? { 'retry-after': '5' } : undefined;
-      return Promise.resolve(new Response('{}', { status: reply, headers }));
+      const body = JSON.stringify({ error: { code: 'refused', message: `refused with ${reply}` } });
+      return Promise.resolve(new Response(body, { status: reply, headers }));
     }
     let ctrl!: ReadableStreamDefaultController<Uint8Array>;
     const body = new ReadableStream<Uint8Array>({
@@ -231,5 +232,35 @@ describe('event stream', () => {
     await tick(1);
     expect(t.fetchFn).toHaveBeenCalledTimes(2);
     t.stream.stop();
+  });
+
+  it('stops and asks for an admin sign-in on 403, without retrying', async () => {
+    const t = setup();
+    t.replies.push(403);
+    t.stream.start();
+    await tick(120_000);
+    const s = t.statuses().at(-1);
+    expect(s).toMatchObject({ state: 'signed-out' });
+    expect(s?.state === 'signed-out' && s.reason).toContain('refused with 403');
+    expect(t.fetchFn).toHaveBeenCalledTimes(1);
+    expect(t.refresh).not.toHaveBeenCalled();
+  });
+
+  it('stops on other 4xx answers and says why, but retries 408', async () => {
+    const t = setup();
+    t.replies.push(400);
+    t.stream.start();
+    await tick(120_000);
+    const s = t.statuses().at(-1);
+    expect(s).toMatchObject({ state: 'offline' });
+    expect(s?.state === 'offline' && s.reason).toContain('(400: refused with 400)');
+    expect(t.fetchFn).toHaveBeenCalledTimes(1);
+
+    const u = setup();
+    u.replies.push(408);
+    u.stream.start();
+    await tick(60_000);
+    expect(u.fetchFn.mock.calls.length).toBeGreaterThan(1);
+    u.stream.stop();
   });
 });

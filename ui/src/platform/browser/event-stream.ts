@@ -124,6 +124,22 @@ export class EventStream {
       }
       return;
     }
+    if (res.status === 403) {
+      // A valid token for an account that may not listen: retrying cannot help.
+      const why = await errorMessage(res);
+      this.status({ state: 'signed-out', reason: `The server refused this account${why}. Sign in as an admin.` });
+      return;
+    }
+    if (!res.ok && res.status !== 408 && res.status !== 429 && res.status < 500) {
+      // Any other refusal (400, 404, …) would be answered the same way again;
+      // like the Rust client, stop, and say so.
+      const why = await errorMessage(res);
+      this.status({
+        state: 'offline',
+        reason: `The server refused the stream (${res.status}${why}); it is not retried. Reload to try again.`,
+      });
+      return;
+    }
     if (!res.ok || !res.body) {
       const retryAfter = Number(res.headers.get('retry-after'));
       const min = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 0;
@@ -260,5 +276,16 @@ export class EventStream {
       const oldest = this.seen.values().next().value;
       if (oldest !== undefined) this.seen.delete(oldest);
     }
+  }
+}
+
+/** `: message` from a JSON error body (`{"error":{"message":…}}`), or empty. */
+async function errorMessage(res: Response): Promise<string> {
+  try {
+    const body = (await res.json()) as { error?: { message?: unknown } };
+    const message = body.error?.message;
+    return typeof message === 'string' && message ? `: ${message}` : '';
+  } catch {
+    return '';
   }
 }
