@@ -50,7 +50,11 @@ fn upper(i: usize) -> u64 {
 impl Histogram {
     pub fn record(&self, v: u64) {
         self.buckets[index(v)].fetch_add(1, Ordering::Relaxed);
-        self.max.fetch_max(v, Ordering::Relaxed);
+        // Both counters are one cache line shared by every stream task:
+        // the maximum is written only when it grows.
+        if v > self.max.load(Ordering::Relaxed) {
+            self.max.fetch_max(v, Ordering::Relaxed);
+        }
         self.count.fetch_add(1, Ordering::Relaxed);
     }
 

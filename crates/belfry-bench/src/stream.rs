@@ -139,18 +139,33 @@ impl Lines {
     }
 }
 
-/// The unsigned integer right after `"key":` in `line`.
-fn field(line: &[u8], key: &str) -> Option<u64> {
-    let needle = format!("\"{key}\":");
-    let at = line
-        .windows(needle.len())
-        .position(|w| w == needle.as_bytes())?;
-    let digits = &line[at + needle.len()..];
+/// The unsigned integer right after `"key":` in `line` (`needle` is
+/// `"key":`, built once per run rather than per line).
+fn field(line: &[u8], needle: &memchr::memmem::Finder<'_>) -> Option<u64> {
+    let at = needle.find(line)?;
+    let digits = &line[at + needle.needle().len()..];
     let end = digits
         .iter()
         .position(|b| !b.is_ascii_digit())
         .unwrap_or(digits.len());
     std::str::from_utf8(&digits[..end]).ok()?.parse().ok()
+}
+
+/// Finders for the two keys the publisher puts in `data`.
+struct Keys {
+    seq: memchr::memmem::Finder<'static>,
+    sent: memchr::memmem::Finder<'static>,
+}
+
+impl Keys {
+    fn new() -> Self {
+        let finder =
+            |key: &str| memchr::memmem::Finder::new(format!("\"{key}\":").as_bytes()).into_owned();
+        Self {
+            seq: finder(SEQ_KEY),
+            sent: finder(SENT_KEY),
+        }
+    }
 }
 
 /// Reconnect delays like the real client's: exponential backoff with full
@@ -341,6 +356,7 @@ impl Subscriber {
         tcp.write_all(request.as_bytes()).await?;
 
         let mut buf = vec![0u8; READ_BUF];
+        let keys = Keys::new();
         let mut head = Vec::new();
         let mut chunked = Chunked::default();
         let mut lines = Lines::default();
@@ -428,7 +444,8 @@ impl Subscriber {
                 } else if line.starts_with(b"event: reset") {
                     shared.resets.fetch_add(1, Ordering::Relaxed);
                 } else if line.starts_with(b"data: ")
-                    && let (Some(seq), Some(sent)) = (field(line, SEQ_KEY), field(line, SENT_KEY))
+                    && let (Some(seq), Some(sent)) =
+                        (field(line, &keys.seq), field(line, &keys.sent))
                 {
                     p.pending_data = Some((seq, sent));
                 }
@@ -504,8 +521,10 @@ mod tests {
     #[test]
     fn fields_are_read_from_a_data_line() {
         let line = br#"data: {"id":7,"data":{"bench_sent_us":1700000000000000,"bench_seq":12},"title":"x"}"#;
-        assert_eq!(field(line, SEQ_KEY), Some(12));
-        assert_eq!(field(line, SENT_KEY), Some(1_700_000_000_000_000));
-        assert_eq!(field(line, "missing"), None);
+        let keys = Keys::new();
+        assert_eq!(field(line, &keys.seq), Some(12));
+        assert_eq!(field(line, &keys.sent), Some(1_700_000_000_000_000));
+        let missing = memchr::memmem::Finder::new(b"\"missing\":");
+        assert_eq!(field(line, &missing), None);
     }
 }
