@@ -172,7 +172,10 @@ async fn events(
     );
     keepalive.set_missed_tick_behavior(MissedTickBehavior::Delay);
 
-    tracing::info!(resume_from, cursor, "stream opened");
+    // `direct`: written by the front door, outside hyper (a stream opened
+    // on a kept-alive connection is not).
+    let direct = takeover.is_some();
+    tracing::info!(resume_from, cursor, direct, "stream opened");
     state.metrics.connected_streams.inc();
     let session = Session {
         catching_up: cursor < head,
