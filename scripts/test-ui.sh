@@ -18,15 +18,22 @@ fi
 case "$server_bin" in /*) ;; *) server_bin="$root/$server_bin" ;; esac
 
 cd ui
-echo "== ui: install" >&2
-npm ci --no-audit --no-fund
+# BELFRY_UI_READY=1: the caller (scripts/test.sh) installed and built the UI
+# from these sources already.
+ready="${BELFRY_UI_READY:-}"
+if [ "$ready" != 1 ]; then
+  echo "== ui: install" >&2
+  npm ci --no-audit --no-fund
+fi
 echo "== ui: typecheck" >&2
 npm run typecheck
 echo "== ui: lint" >&2
 npm run lint
 echo "== ui: unit tests" >&2
 npm test
-echo "== ui: build" >&2
-npm run build
+if [ "$ready" != 1 ]; then
+  echo "== ui: build" >&2
+  npm run build
+fi
 echo "== ui: end-to-end" >&2
 BELFRY_SERVER_BIN="$server_bin" npm run e2e

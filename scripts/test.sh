@@ -51,4 +51,5 @@ echo "== the HTTP suite again, on PostgreSQL + Redis" >&2
 BELFRY_TEST_BACKEND=postgres run_tests -p belfry-e2e --test server
 cargo test --workspace --locked --doc
 echo "== web UI" >&2
-BELFRY_SERVER_BIN="$PWD/target/debug/belfry-server" ./scripts/test-ui.sh
+# Installed and built above, from the same sources.
+BELFRY_UI_READY=1 BELFRY_SERVER_BIN="$PWD/target/debug/belfry-server" ./scripts/test-ui.sh
