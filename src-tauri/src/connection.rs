@@ -510,9 +510,13 @@ impl Desktop {
             }
             ClientEvent::Ack(ack) => {
                 if ack.ack.is_some() {
-                    let mut inner = self.lock();
-                    inner.realerts.acknowledged(ack.id);
-                    inner.critical.remove(&ack.id);
+                    {
+                        let mut inner = self.lock();
+                        inner.realerts.acknowledged(ack.id);
+                        inner.critical.remove(&ack.id);
+                    }
+                    #[cfg(target_os = "linux")]
+                    crate::notify::close(ack.id);
                 }
                 self.emit(json!({"type": "ack", "ack": ack}));
             }

@@ -43,6 +43,8 @@ struct Popup {
 #[derive(Default)]
 struct Notifications {
     calls: Arc<Mutex<Vec<Popup>>>,
+    /// Ids passed to `CloseNotification`.
+    closed: Arc<Mutex<Vec<u32>>>,
     next: u32,
 }
 
@@ -86,7 +88,9 @@ impl Notifications {
         )
     }
 
-    fn close_notification(&self, _id: u32) {}
+    fn close_notification(&self, id: u32) {
+        self.closed.lock().unwrap().push(id);
+    }
 }
 
 /// A tray item that registered: its bus name and what it registered with.
@@ -391,6 +395,8 @@ struct Desk {
     address: String,
     bus: zbus::Connection,
     popups: Arc<Mutex<Vec<Popup>>>,
+    /// Pop-ups the app closed (`CloseNotification`), by the ids `Notify` gave.
+    closed: Arc<Mutex<Vec<u32>>>,
     tray_items: Arc<Mutex<Vec<TrayItem>>>,
     /// Xvfb and dbus-daemon, ended when the session is dropped.
     _procs: Procs,
@@ -447,6 +453,7 @@ impl Desk {
 
         // The desktop shell's stand-ins on that bus.
         let popups = Arc::new(Mutex::new(Vec::<Popup>::new()));
+        let closed = Arc::new(Mutex::new(Vec::<u32>::new()));
         let tray_items = Arc::new(Mutex::new(Vec::<TrayItem>::new()));
         let bus = zbus::connection::Builder::address(address.as_str())?
             .name("org.freedesktop.Notifications")?
@@ -455,6 +462,7 @@ impl Desk {
                 "/org/freedesktop/Notifications",
                 Notifications {
                     calls: popups.clone(),
+                    closed: closed.clone(),
                     next: 0,
                 },
             )?
@@ -473,6 +481,7 @@ impl Desk {
             address,
             bus,
             popups,
+            closed,
             tray_items,
             _procs: procs,
         })
@@ -552,18 +561,14 @@ async fn a_critical_alert_pops_up_once_escaped_and_shows_in_the_window_and_the_t
         .store
         .create_user(ADMIN, &belfry_server::password::hash(PASSWORD)?, true)
         .await?;
-    let publish_token = server
-        .state()
-        .minter
-        .clone()
-        .context("HS256 server")?
-        .mint(
-            "shop-backend",
-            None,
-            None,
-            &["publish"],
-            Duration::from_secs(600),
-        )?;
+    let minter = server.state().minter.clone().context("HS256 server")?;
+    let publish_token = minter.mint(
+        "shop-backend",
+        None,
+        None,
+        &["publish"],
+        Duration::from_secs(600),
+    )?;
     let served = tokio::spawn(server.run());
 
     // The app, started by WebKitWebDriver, pointed at that server.
@@ -675,6 +680,7 @@ async fn a_critical_alert_pops_up_once_escaped_and_shows_in_the_window_and_the_t
     let critical_title = "Payment <b>declined</b> & retried";
     let critical_body = "Card <b>4242</b> & <a href=\"https://evil.example\">details</a>";
     let info_title = "Order #1042 placed";
+    let mut published = Vec::new();
     for (severity, kind, title, body) in [
         (
             "critical",
@@ -695,7 +701,10 @@ async fn a_critical_alert_pops_up_once_escaped_and_shows_in_the_window_and_the_t
             "publish answered {}",
             res.status()
         );
+        let created: serde_json::Value = res.json().await?;
+        published.push(created["id"].as_u64().context("a published id")?);
     }
+    let critical_id = published[0];
 
     // The window shows both (publisher text as text, markup and all).
     let shown = wait_for("both notifications in the window", async || {
@@ -789,6 +798,31 @@ async fn a_critical_alert_pops_up_once_escaped_and_shows_in_the_window_and_the_t
     })
     .await?;
     assert!(labels.iter().any(|l| l.contains(info_title)), "{labels:?}");
+
+    // Another admin acknowledges the critical alert elsewhere: its pop-up,
+    // which stays until handled, is closed here. It was the first `Notify`,
+    // so the notification server knows it as 1; the marker stays.
+    let bob = minter.mint(
+        "bob",
+        Some("bob@shop.example"),
+        Some("admin"),
+        &[],
+        Duration::from_secs(600),
+    )?;
+    let res = http
+        .post(format!(
+            "{server_url}/api/admin/notifications/{critical_id}/ack"
+        ))
+        .bearer_auth(&bob)
+        .json(&json!({}))
+        .send()
+        .await?;
+    ensure!(res.status().is_success(), "ack answered {}", res.status());
+    wait_for("the acknowledged pop-up to close", async || {
+        Ok((!desk.closed.lock().unwrap().is_empty()).then_some(()))
+    })
+    .await?;
+    assert_eq!(*desk.closed.lock().unwrap(), [1]);
 
     // A screenshot of the window, kept as a test artifact.
     let png = screenshot(&wd).await?;
