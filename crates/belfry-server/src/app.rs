@@ -209,6 +209,8 @@ impl Server {
         let streams = TaskTracker::new();
         let front = FrontDoor::open(listener, router.clone(), streams.clone(), shutdown.clone())?;
         let served = axum::serve(
+            // The no-op tap only gives the listener axum's `ConnectInfo`
+            // support, which it implements for tapped listeners generally.
             front.tap_io(|_| {}),
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )

@@ -159,14 +159,14 @@ async fn read_head(
     tcp: &mut TcpStream,
     buf: &mut BytesMut,
 ) -> std::io::Result<Option<Request<Body>>> {
-    let prefix = format!("GET {EVENTS_PATH}");
     loop {
         if tcp.read_buf(buf).await? == 0 {
             // Closed before a whole head: hyper answers or drops it.
             return Ok(None);
         }
-        let seen = buf.len().min(prefix.len());
-        if buf[..seen] != prefix.as_bytes()[..seen] {
+        // `GET /api/admin/events`, as far as it has arrived.
+        let expected = b"GET ".iter().chain(EVENTS_PATH.as_bytes());
+        if !buf.iter().zip(expected).all(|(got, want)| got == want) {
             return Ok(None);
         }
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];

@@ -17,7 +17,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use tokio_util::sync::CancellationToken;
@@ -144,8 +143,5 @@ async fn healthz(State(p): State<Probe>) -> impl IntoResponse {
 }
 
 async fn render_metrics(State(p): State<Probe>) -> impl IntoResponse {
-    (
-        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        p.metrics.render(),
-    )
+    crate::api::health::metrics_text(&p.metrics)
 }

@@ -9,6 +9,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -28,8 +29,13 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    metrics_text(&state.metrics)
+}
+
+/// The `/metrics` answer, here and on the health port.
+pub(crate) fn metrics_text(metrics: &Metrics) -> impl IntoResponse + use<> {
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        state.metrics.render(),
+        metrics.render(),
     )
 }

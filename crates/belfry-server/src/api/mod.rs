@@ -2,7 +2,7 @@
 
 mod auth;
 pub(crate) mod events;
-mod health;
+pub(crate) mod health;
 mod inbox;
 mod json;
 mod publish;
