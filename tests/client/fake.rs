@@ -140,10 +140,10 @@ pub fn stream_head() -> String {
     "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n".to_owned()
 }
 
-/// The opening frames of a stream: `retry:` and `event: ready`.
+/// The opening block of a stream: `retry:`, `id:` and `event: ready`.
 pub fn opening(retry_ms: u64, last_id: u64) -> String {
     format!(
-        "retry: {retry_ms}\n\nevent: ready\ndata: {{\"last_id\":{last_id},\"unread\":{{\"total\":0,\"info\":0,\"warning\":0,\"critical\":0}}}}\n\n"
+        "retry: {retry_ms}\nid: {last_id}\nevent: ready\ndata: {{\"last_id\":{last_id},\"unread\":{{\"total\":0,\"info\":0,\"warning\":0,\"critical\":0}}}}\n\n"
     )
 }
 

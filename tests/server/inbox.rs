@@ -39,8 +39,7 @@ async fn the_ready_frame_carries_this_admins_unread_counts() {
     let app = TestServer::spawn().await;
     publish_three(&app).await;
     let mut s = app.connect(&app.admin_token("ann"), None, "").await;
-    s.next_frame().await.unwrap();
-    let ready: Value = s.next_event().await.json();
+    let ready: Value = s.ready_frame().await.json();
     assert_eq!(
         ready["unread"],
         json!({"total": 3, "info": 1, "warning": 1, "critical": 1})

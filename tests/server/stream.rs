@@ -8,7 +8,7 @@ use belfry_proto::Severity;
 use serde_json::json;
 
 #[tokio::test]
-async fn a_stream_opens_with_sse_headers_retry_and_ready() {
+async fn a_stream_opens_with_sse_headers_and_one_block_of_retry_id_and_ready() {
     let app = TestServer::spawn_with(|c| c.retry = Duration::from_millis(1500)).await;
     let before = app.publish_titled("before").await;
     let mut s = app.connect(&app.admin_token("ann"), None, "").await;
@@ -16,12 +16,42 @@ async fn a_stream_opens_with_sse_headers_retry_and_ready() {
     assert_eq!(s.headers["cache-control"], "no-cache");
     assert_eq!(s.headers["x-accel-buffering"], "no");
     let first = s.next_frame().await.unwrap();
-    assert_eq!(first.retry, Some(1500));
-    let ready = s.next_event().await;
-    assert_eq!(ready.event.as_deref(), Some("ready"));
-    let ready: serde_json::Value = ready.json();
+    assert_eq!(first.retry, Some(1500), "{first:?}");
+    assert_eq!(first.event.as_deref(), Some("ready"), "{first:?}");
+    assert_eq!(first.id, Some(before.id.to_string()), "{first:?}");
+    let ready: serde_json::Value = first.json();
     assert_eq!(ready["last_id"], before.id);
     assert!(ready["unread"]["total"].is_u64(), "{ready}");
+}
+
+#[tokio::test]
+async fn the_ready_id_is_where_the_stream_resumes_so_a_client_dropped_before_any_notification_loses_nothing()
+ {
+    let app = TestServer::spawn().await;
+    let token = app.admin_token("ann");
+    let first = app.publish_titled("one").await;
+    let _second = app.publish_titled("two").await;
+
+    // Resuming from the first: the ready id is the first, not the head, so
+    // a client that drops during the replay asks for the second again.
+    let mut s = app.connect(&token, Some(first.id), "").await;
+    let ready = s.ready_frame().await;
+    assert_eq!(ready.id, Some(first.id.to_string()));
+    drop(s);
+
+    // A fresh stream: the ready id is the head. Three are published while
+    // the client is away; resuming with that id (as every SSE client does
+    // with the last id it saw) brings exactly those three.
+    let mut s = app.connect(&token, None, "").await;
+    let ready_id: u64 = s.ready_frame().await.id.unwrap().parse().unwrap();
+    drop(s);
+    let mut missed = Vec::new();
+    for title in ["a", "b", "c"] {
+        missed.push(app.publish_titled(title).await);
+    }
+    let mut s = app.connect(&token, Some(ready_id), "").await;
+    s.ready().await;
+    assert_eq!(s.notifications(3).await, missed);
 }
 
 #[tokio::test]

@@ -491,13 +491,25 @@ impl SseStream {
         (out, resets)
     }
 
-    /// Reads the opening `retry:` and `event: ready`; returns `ready.last_id`.
+    /// Reads the opening block (`retry:`, `id:` and `event: ready` together);
+    /// returns `ready.last_id`.
     pub async fn ready(&mut self) -> u64 {
-        let retry = self.next_frame().await.expect("retry frame");
-        assert!(retry.retry.is_some(), "stream opens with retry: {retry:?}");
-        let ready = self.next_event().await;
+        self.ready_frame().await.json::<Value>()["last_id"]
+            .as_u64()
+            .expect("last_id")
+    }
+
+    /// The opening block itself, checked to be one block with `retry:`, an
+    /// `id:` and `event: ready`.
+    pub async fn ready_frame(&mut self) -> Frame {
+        let ready = self.next_frame().await.expect("the opening block");
         assert_eq!(ready.event.as_deref(), Some("ready"), "{ready:?}");
-        ready.json::<Value>()["last_id"].as_u64().expect("last_id")
+        assert!(
+            ready.retry.is_some(),
+            "retry: is in the opening block: {ready:?}"
+        );
+        assert!(ready.id.is_some(), "the opening block has an id: {ready:?}");
+        ready
     }
 
     /// Waits for the server to end the stream, returning the events before the end.

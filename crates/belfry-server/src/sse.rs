@@ -36,10 +36,21 @@ pub fn notification_frame(n: &Notification) -> Bytes {
     event_frame(Some(n.id), EVENT_NOTIFICATION, n)
 }
 
-/// `retry:` followed by `event: ready`.
-pub fn opening_frames(retry: Duration, last_id: u64, unread: UnreadCounts) -> Bytes {
-    let mut out = format!("retry: {}\n\n", retry.as_millis()).into_bytes();
-    out.extend_from_slice(&event_frame(None, EVENT_READY, &Ready { last_id, unread }));
+/// The opening block: `retry:`, `id:` and `event: ready` together.
+///
+/// `cursor` is the id the stream continues after. Carrying it as the
+/// ready event's `id:` means a standard SSE client that drops before its
+/// first notification still reconnects with a `Last-Event-ID`, so what was
+/// published while it was away is replayed. `retry:` shares the block
+/// because a block with no `data:` makes some clients dispatch an empty
+/// message (fetch-event-source, httpx-sse) or hides the field (sseclient-py).
+pub fn opening_frames(retry: Duration, cursor: u64, last_id: u64, unread: UnreadCounts) -> Bytes {
+    let mut out = format!("retry: {}\n", retry.as_millis()).into_bytes();
+    out.extend_from_slice(&event_frame(
+        Some(cursor),
+        EVENT_READY,
+        &Ready { last_id, unread },
+    ));
     Bytes::from(out)
 }
 
@@ -95,17 +106,17 @@ mod tests {
     }
 
     #[test]
-    fn opening_frames_start_with_retry_then_ready() {
+    fn the_opening_block_carries_retry_the_cursor_as_id_and_ready() {
         let unread = UnreadCounts {
             total: 3,
             info: 1,
             warning: 1,
             critical: 1,
         };
-        let f = opening_frames(Duration::from_millis(1500), 7, unread);
+        let f = opening_frames(Duration::from_millis(1500), 5, 7, unread);
         assert_eq!(
             std::str::from_utf8(&f).unwrap(),
-            "retry: 1500\n\nevent: ready\ndata: {\"last_id\":7,\"unread\":{\"total\":3,\"info\":1,\"warning\":1,\"critical\":1}}\n\n"
+            "retry: 1500\nid: 5\nevent: ready\ndata: {\"last_id\":7,\"unread\":{\"total\":3,\"info\":1,\"warning\":1,\"critical\":1}}\n\n"
         );
     }
 }

@@ -135,37 +135,36 @@ async fn events(
     let rx = state.broker.subscribe();
     let head = state.store.last_id().await?;
     let unread = state.store.unread_counts(&admin.sub).await?;
-    let mut out = VecDeque::from([sse::opening_frames(state.config.retry, head, unread)]);
 
-    let cursor = match resume_from {
-        None => head,
-        Some(n) if n > head => {
-            out.push_back(sse::reset_frame(
-                "Last-Event-ID is newer than anything this server stored",
-            ));
-            head
-        }
-        Some(n) if n < state.store.pruned_through().await? => {
-            out.push_back(sse::reset_frame(
-                "notifications after Last-Event-ID were pruned from the history",
-            ));
-            head
-        }
+    const PRUNED: &str = "notifications after Last-Event-ID were pruned from the history";
+    let (cursor, reset) = match resume_from {
+        None => (head, None),
+        Some(n) if n > head => (
+            head,
+            Some("Last-Event-ID is newer than anything this server stored"),
+        ),
+        Some(n) if n < state.store.pruned_through().await? => (head, Some(PRUNED)),
         Some(n) => match state.store.first_id().await? {
-            Some(first) if n + 1 < first => {
-                out.push_back(sse::reset_frame(
-                    "notifications after Last-Event-ID were pruned from the history",
-                ));
-                head
-            }
-            _ => n,
+            Some(first) if n + 1 < first => (head, Some(PRUNED)),
+            _ => (n, None),
         },
     };
+    let mut out = VecDeque::from([sse::opening_frames(
+        state.config.retry,
+        cursor,
+        head,
+        unread,
+    )]);
+    out.extend(reset.map(sse::reset_frame));
 
     // The stream ends when the token does (allowing the same clock skew the
     // verifier allowed), so a revoked sign-in cannot listen on forever.
-    let remaining =
-        (admin.expires_at + state.verifier.leeway().as_secs()).saturating_sub(unix_now());
+    // Saturating: an `exp` near u64::MAX must mean "far away", not wrap
+    // round to "already expired".
+    let remaining = admin
+        .expires_at
+        .saturating_add(state.verifier.leeway().as_secs())
+        .saturating_sub(unix_now());
     let mut keepalive = tokio::time::interval_at(
         tokio::time::Instant::now() + state.config.keepalive,
         state.config.keepalive,
