@@ -194,6 +194,60 @@ async fn issuer_and_audience_are_enforced_when_configured() {
     }
 }
 
+#[tokio::test]
+async fn an_audience_array_is_accepted_when_any_member_matches_and_ignored_when_none_is_configured()
+{
+    let open = TestServer::spawn().await;
+    let listed = json!({"sub": "ann", "role": "admin", "aud": ["account", "belfry"]});
+    open.connect(&open.sign(listed.clone()), None, "")
+        .await
+        .ready()
+        .await;
+
+    let app = TestServer::spawn_with(|c| c.jwt.audience = Some("belfry".into())).await;
+    app.connect(&app.sign(listed), None, "").await.ready().await;
+    let others = json!({"sub": "ann", "role": "admin", "aud": ["account", "billing"]});
+    let res = app
+        .events_request("")
+        .bearer_auth(app.sign(others))
+        .send()
+        .await
+        .unwrap();
+    assert_invalid_token(res).await;
+}
+
+#[tokio::test]
+async fn a_token_not_valid_before_a_future_time_is_refused_until_then() {
+    let app = TestServer::spawn_with(|c| c.jwt.leeway = std::time::Duration::from_secs(5)).await;
+    let later = json!({"sub": "ann", "role": "admin", "nbf": now() + 3600});
+    let res = app
+        .events_request("")
+        .bearer_auth(app.sign(later))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let message = error_body(res).await["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(message.contains("nbf"), "{message}");
+    // Within the leeway of the clock skew: accepted.
+    let skewed = json!({"sub": "ann", "role": "admin", "nbf": now() + 2});
+    app.connect(&app.sign(skewed), None, "").await.ready().await;
+}
+
+#[tokio::test]
+async fn a_token_expiring_near_the_end_of_time_keeps_its_stream_open() {
+    let app = TestServer::spawn_with(|c| c.jwt.leeway = std::time::Duration::from_secs(5)).await;
+    let forever = json!({"sub": "ann", "role": "admin", "exp": u64::MAX - 1});
+    let mut s = app.connect(&app.sign(forever), None, "").await;
+    s.ready().await;
+    // Had the expiry wrapped round, `event: expired` would come first.
+    let n = app.publish_titled("still here").await;
+    assert_eq!(s.notifications(1).await, [n]);
+}
+
 /// Test-only Ed25519 key pair (RFC 8037 example key); never used outside tests.
 const ED25519_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----
 MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g

@@ -45,8 +45,18 @@ pub struct Claims {
     pub iat: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    /// RFC 7519 allows one audience as a string or several as an array;
+    /// identity providers send either.
+    #[serde(
+        default,
+        deserialize_with = "audience_list",
+        serialize_with = "audience_value",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub aud: Vec<String>,
+    /// Not valid before; enforced with the same leeway as `exp`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub nbf: Option<u64>,
     /// Sign-in id of tokens this server issued at login; checked for revocation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
@@ -64,6 +74,27 @@ fn scope_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> 
         Some(Scope::Text(s)) => s.split_whitespace().map(str::to_owned).collect(),
         Some(Scope::List(l)) => l,
     })
+}
+
+fn audience_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Audience {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<Audience>::deserialize(d)? {
+        None => Vec::new(),
+        Some(Audience::One(a)) => vec![a],
+        Some(Audience::Many(list)) => list,
+    })
+}
+
+fn audience_value<S: serde::Serializer>(aud: &[String], s: S) -> Result<S::Ok, S::Error> {
+    match aud {
+        [one] => s.serialize_str(one),
+        many => many.serialize(s),
+    }
 }
 
 fn scope_string<S: serde::Serializer>(scope: &[String], s: S) -> Result<S::Ok, S::Error> {
@@ -163,6 +194,9 @@ impl Verifier {
         // refused before any signature check.
         let mut validation = Validation::new(alg);
         validation.leeway = config.leeway.as_secs();
+        // A token minted for later (an identity provider's `nbf`) is not
+        // valid yet; jsonwebtoken only checks `nbf` when asked to.
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp"]);
         match &config.issuer {
             Some(iss) => {
@@ -196,6 +230,9 @@ impl Verifier {
         let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(
             |e| match e.kind() {
                 ErrorKind::ExpiredSignature => AuthError::Expired,
+                ErrorKind::ImmatureSignature => {
+                    AuthError::Invalid("not valid yet (its `nbf` is in the future)".into())
+                }
                 ErrorKind::InvalidAlgorithm => AuthError::Invalid(
                     "signed with an algorithm this server does not accept".into(),
                 ),
@@ -288,10 +325,11 @@ impl Minter {
             email: email.map(str::to_owned),
             role: role.map(str::to_owned),
             scope: scope.iter().map(|s| (*s).to_owned()).collect(),
-            exp: now + ttl.as_secs(),
+            exp: now.saturating_add(ttl.as_secs()),
             iat: Some(now),
             iss: self.issuer.clone(),
-            aud: self.audience.clone(),
+            aud: self.audience.iter().cloned().collect(),
+            nbf: None,
             sid: session_id.map(str::to_owned),
         };
         Ok(jsonwebtoken::encode(
