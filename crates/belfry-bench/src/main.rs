@@ -65,7 +65,11 @@ struct Cli {
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
     /// The server's HS256 JWT secret.
-    #[arg(long, env = "BELFRY_JWT_SECRET", default_value = "belfry-bench-secret")]
+    #[arg(
+        long,
+        env = "BELFRY_JWT_SECRET",
+        default_value = "belfry-bench-secret-0123456789abcdef"
+    )]
     jwt_secret: String,
     /// Start this belfry-server binary (a release build) on a free port with a
     /// temporary data directory, and stop it at the end.

@@ -53,6 +53,22 @@ pub const DEFAULT_RETENTION_INFO: Duration = Duration::from_secs(30 * DAY);
 pub const DEFAULT_RETENTION_WARNING: Duration = Duration::from_secs(90 * DAY);
 pub const DEFAULT_RETENTION_CRITICAL: Duration = Duration::from_secs(365 * DAY);
 
+/// Shortest HS256 secret accepted, in bytes: RFC 7518 asks for a key at
+/// least as long as the hash (256 bits), and anything shorter can be
+/// brute-forced from a single token.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// Why an HS256 secret cannot be used, if it cannot.
+pub fn check_jwt_secret(secret: &str) -> Result<(), String> {
+    if secret.len() < MIN_JWT_SECRET_BYTES {
+        return Err(format!(
+            "is {} bytes; HS256 needs at least {MIN_JWT_SECRET_BYTES} (generate one with `openssl rand -base64 48`)",
+            secret.len()
+        ));
+    }
+    Ok(())
+}
+
 /// JWT signature algorithm, pinned by configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 pub enum JwtAlgorithm {
@@ -450,6 +466,10 @@ impl Config {
         }
         match self.jwt.algorithm {
             JwtAlgorithm::Hs256 => {
+                if let Some(secret) = &self.jwt.secret {
+                    check_jwt_secret(secret.expose_secret())
+                        .map_err(|e| ConfigError::Invalid(format!("jwt_secret {e}")))?;
+                }
                 if self.jwt.public_key_file.is_some() {
                     return invalid(
                         "jwt_public_key_file is set but jwt_algorithm is HS256: set jwt_algorithm to RS256, ES256 or EdDSA, or remove the key",
@@ -525,6 +545,21 @@ mod tests {
             ..Settings::default()
         };
         plain.into_config("/tmp/x".into()).unwrap();
+    }
+
+    #[test]
+    fn a_short_hs256_secret_is_refused() {
+        let s = Settings {
+            jwt_secret: Some("short".to_owned()),
+            ..Settings::default()
+        };
+        let err = s.into_config("/tmp/x".into()).unwrap_err().to_string();
+        assert!(err.starts_with("jwt_secret is 5 bytes"), "{err}");
+        let s = Settings {
+            jwt_secret: Some("x".repeat(MIN_JWT_SECRET_BYTES)),
+            ..Settings::default()
+        };
+        s.into_config("/tmp/x".into()).unwrap();
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use belfry_server::auth::{Minter, SCOPE_PUBLISH};
-use belfry_server::config::{Config, JwtAlgorithm, Settings};
+use belfry_server::config::{Config, JwtAlgorithm, Settings, check_jwt_secret};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
@@ -67,35 +67,47 @@ enum UserCommand {
     },
 }
 
-/// Settings shared by every subcommand: file, then BELFRY_* variables, then flags.
+/// Settings shared by every subcommand: file, then BELFRY_* variables, then
+/// flags. Global, so they work before or after an account command
+/// (`user --data-dir D add` and `user add --data-dir D`).
 #[derive(Args)]
 struct SettingsArgs {
     /// TOML configuration file [default: none].
-    #[arg(long, env = "BELFRY_CONFIG", value_name = "FILE")]
+    #[arg(long, global = true, env = "BELFRY_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     /// Directory for the database and the generated JWT secret [default: <user data directory>/belfry].
-    #[arg(long, env = "BELFRY_DATA_DIR", value_name = "DIR")]
+    #[arg(long, global = true, env = "BELFRY_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
     /// JWT algorithm accepted (pinned) [default: HS256].
-    #[arg(long, env = "BELFRY_JWT_ALGORITHM", value_enum)]
+    #[arg(long, global = true, env = "BELFRY_JWT_ALGORITHM", value_enum)]
     jwt_algorithm: Option<JwtAlgorithm>,
     /// HS256 secret [default: generated in the data directory].
-    #[arg(long, env = "BELFRY_JWT_SECRET", hide_env_values = true)]
+    #[arg(long, global = true, env = "BELFRY_JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<String>,
     /// PEM public key for RS256, ES256 or EdDSA [default: none].
-    #[arg(long, env = "BELFRY_JWT_PUBLIC_KEY_FILE", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "BELFRY_JWT_PUBLIC_KEY_FILE",
+        value_name = "FILE"
+    )]
     jwt_public_key_file: Option<PathBuf>,
     /// Required `iss` claim [default: none, not checked].
-    #[arg(long, env = "BELFRY_JWT_ISSUER")]
+    #[arg(long, global = true, env = "BELFRY_JWT_ISSUER")]
     jwt_issuer: Option<String>,
     /// Required `aud` claim [default: none, not checked].
-    #[arg(long, env = "BELFRY_JWT_AUDIENCE")]
+    #[arg(long, global = true, env = "BELFRY_JWT_AUDIENCE")]
     jwt_audience: Option<String>,
     /// Tolerated clock skew on `exp` [default: 5s].
-    #[arg(long, env = "BELFRY_JWT_LEEWAY", value_parser = humantime::parse_duration)]
+    #[arg(long, global = true, env = "BELFRY_JWT_LEEWAY", value_parser = humantime::parse_duration)]
     jwt_leeway: Option<Duration>,
     /// Emails that are admins even without a `role: admin` claim (comma-separated) [default: none].
-    #[arg(long, env = "BELFRY_ADMIN_EMAILS", value_delimiter = ',')]
+    #[arg(
+        long,
+        global = true,
+        env = "BELFRY_ADMIN_EMAILS",
+        value_delimiter = ','
+    )]
     admin_emails: Option<Vec<String>>,
 }
 
@@ -106,6 +118,20 @@ impl SettingsArgs {
             Some(path) => Settings::from_file(path)?,
             None => Settings::default(),
         };
+        // Name the layer a short secret came from, before the layers merge.
+        if let (Some(path), Some(secret)) = (&self.config, &file.jwt_secret) {
+            check_jwt_secret(secret)
+                .map_err(|e| anyhow::anyhow!("jwt_secret in {} {e}", path.display()))?;
+        }
+        if let Some(secret) = &self.jwt_secret {
+            let from_flag = std::env::args().any(|a| a.starts_with("--jwt-secret"));
+            let source = if from_flag {
+                "--jwt-secret"
+            } else {
+                "BELFRY_JWT_SECRET"
+            };
+            check_jwt_secret(secret).map_err(|e| anyhow::anyhow!("{source} {e}"))?;
+        }
         let here = Settings {
             data_dir: self.data_dir.clone(),
             jwt_algorithm: self.jwt_algorithm,

@@ -182,6 +182,69 @@ fn a_config_file_with_an_unknown_key_is_refused_naming_it() {
     assert!(err.contains("listn"), "{err}");
 }
 
+#[test]
+fn a_short_hs256_secret_is_refused_at_start_naming_where_it_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("belfry.toml");
+    std::fs::write(&file, "jwt_secret = \"short\"\n").unwrap();
+    let serve_with = |args: &[&str], env: Option<&str>| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .args(args)
+            .env_remove("BELFRY_JWT_SECRET");
+        if let Some(secret) = env {
+            cmd.env("BELFRY_JWT_SECRET", secret);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = serve_with(&["--config", file.to_str().unwrap()], None);
+    assert!(
+        err.contains(&format!("jwt_secret in {} is 5 bytes", file.display())),
+        "{err}"
+    );
+    let err = serve_with(&[], Some("short-too"));
+    assert!(err.contains("BELFRY_JWT_SECRET is 9 bytes"), "{err}");
+    let err = serve_with(&["--jwt-secret", "0123456789"], None);
+    assert!(err.contains("--jwt-secret is 10 bytes"), "{err}");
+    assert!(err.contains("at least 32"), "{err}");
+}
+
+#[test]
+fn settings_flags_work_before_and_after_an_account_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["user", "add", "--email", "ann@shop.example", "--data-dir"])
+        .arg(dir.path())
+        .arg("--password-stdin")
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(b"correct horse battery\n")?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The same directory, named before the command this time.
+    let out = user_cmd(dir.path(), &["list"], "");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ann@shop.example"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn user_cmd(data_dir: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
     let mut child = Command::new(BIN)
         .arg("user")
