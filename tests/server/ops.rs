@@ -114,6 +114,17 @@ async fn the_built_ui_is_served_with_caching_and_a_strict_csp_beside_the_api() {
             .contains("javascript")
     );
 
+    // A hashed asset this release does not have: not cached, a JSON error.
+    let res = app
+        .http
+        .get(app.url("/assets/index-NEWHASH.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    assert_eq!(error_body(res).await["code"], "not_found");
+
     let res = app.http.get(app.url("/api/nope")).send().await.unwrap();
     assert_eq!(res.status(), 404);
     assert_eq!(error_body(res).await["code"], "not_found");
