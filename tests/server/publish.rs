@@ -183,6 +183,101 @@ async fn an_idempotency_key_returns_the_original_and_notifies_nobody_again() {
 }
 
 #[tokio::test]
+async fn an_idempotency_key_reused_for_a_different_notification_is_a_422_and_stores_nothing() {
+    let app = TestServer::spawn().await;
+    let token = app.publish_token();
+    let body = json!({"kind": "payment.received", "title": "Paid #1", "data": {"n": 1}});
+    let first = app
+        .publish_raw(Some(&token), body.to_string(), Some("pay-1"))
+        .await;
+    assert_eq!(first.status(), 201);
+    let first: Notification = first.json().await.unwrap();
+
+    // Keys in another order are the same notification: a replay.
+    let same = r#"{"title":"Paid #1","data":{"n":1},"kind":"payment.received"}"#;
+    let res = app.publish_raw(Some(&token), same, Some("pay-1")).await;
+    assert_eq!(res.status(), 200);
+
+    for different in [
+        json!({"kind": "dispute.created", "title": "Paid #1", "data": {"n": 1}}),
+        json!({"kind": "payment.received", "title": "Paid #2", "data": {"n": 1}}),
+        json!({"kind": "payment.received", "title": "Paid #1", "data": {"n": 2}}),
+        json!({"kind": "payment.received", "title": "Paid #1", "data": {"n": 1}, "severity": "critical"}),
+    ] {
+        let res = app
+            .publish_raw(Some(&token), different.to_string(), Some("pay-1"))
+            .await;
+        assert_eq!(res.status(), 422, "{different}");
+        let err = error_body(res).await;
+        assert_eq!(err["code"], "idempotency_key_reused", "{err}");
+        assert!(
+            err["message"]
+                .as_str()
+                .unwrap()
+                .contains(&first.id.to_string()),
+            "{err}"
+        );
+    }
+    assert_eq!(app.state.store.last_id().await.unwrap(), first.id);
+}
+
+#[tokio::test]
+async fn a_body_repeating_a_key_is_a_400_naming_the_key() {
+    let app = TestServer::spawn().await;
+    let token = app.publish_token();
+    for (body, key) in [
+        (
+            r#"{"kind":"order.created","title":"A","title":"B"}"#,
+            "title",
+        ),
+        (
+            r#"{"kind":"order.created","title":"A","data":{"sku":1,"sku":2}}"#,
+            "sku",
+        ),
+    ] {
+        let res = app.publish_raw(Some(&token), body, None).await;
+        assert_eq!(res.status(), 400, "{body}");
+        let err = error_body(res).await;
+        assert_eq!(err["code"], "duplicate_key", "{err}");
+        assert!(
+            err["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("`{key}`")),
+            "{err}"
+        );
+    }
+    assert_eq!(app.state.store.last_id().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn links_are_stored_as_validated_and_invisible_titles_are_blank() {
+    let app = TestServer::spawn().await;
+    let n = app
+        .publish(
+            json!({"kind": "order.created", "title": "Order", "link": "HTTPS://Shop.Example/a b"}),
+        )
+        .await;
+    assert_eq!(n.link.as_deref(), Some("https://shop.example/a%20b"));
+    let stored = app.state.store.notification(n.id).await.unwrap().unwrap();
+    assert_eq!(stored.link, n.link);
+
+    let token = app.publish_token();
+    for body in [
+        json!({"kind": "order.created", "title": "Order", "link": "https://shop.example\n@evil.example/"}),
+        json!({"kind": "order.created", "title": "\u{200B}\u{200B}"}),
+    ] {
+        let res = app.publish_raw(Some(&token), body.to_string(), None).await;
+        assert_eq!(res.status(), 422, "{body}");
+        let err = error_body(res).await;
+        assert!(
+            ["link", "title"].contains(&err["field"].as_str().unwrap()),
+            "{err}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_bad_idempotency_key_is_a_400() {
     let app = TestServer::spawn().await;
     let body = json!({"kind": "order.created", "title": "x"}).to_string();

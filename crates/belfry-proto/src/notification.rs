@@ -147,8 +147,11 @@ impl NewNotification {
             ));
         }
         let title_chars = self.title.chars().count();
-        if self.title.trim().is_empty() {
-            return Err(field_error("title", "must not be empty"));
+        if is_blank(&self.title) {
+            return Err(field_error(
+                "title",
+                "must not be empty (spaces and invisible characters alone do not count)",
+            ));
         }
         if title_chars > MAX_TITLE_CHARS {
             return Err(field_error(
@@ -183,7 +186,52 @@ impl NewNotification {
     }
 }
 
-fn validate_link(link: &str) -> Result<(), FieldError> {
+/// Whether `text` shows nothing: only white space, format characters (zero
+/// width spaces and joiners, bidi marks, U+FEFF), variation selectors and
+/// the blank-looking fillers.
+pub fn is_blank(text: &str) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory as _};
+    text.chars().all(|c| {
+        c.is_whitespace()
+            || c.is_control()
+            || matches!(c.general_category(), GeneralCategory::Format)
+            || matches!(
+                c,
+                '\u{034F}'
+                    | '\u{115F}'
+                    | '\u{1160}'
+                    | '\u{2800}'
+                    | '\u{3164}'
+                    | '\u{FFA0}'
+                    | '\u{FE00}'..='\u{FE0F}'
+                    | '\u{E0100}'..='\u{E01EF}'
+            )
+    })
+}
+
+impl NewNotification {
+    /// Validates (see [`NewNotification::validate`]) and returns the
+    /// notification as it is to be stored: the link in the normalised form
+    /// that was checked, so every reader parses the same URL that passed.
+    pub fn into_validated(mut self) -> Result<Self, FieldError> {
+        self.validate()?;
+        if let Some(link) = &self.link {
+            self.link = Some(validate_link(link)?.into());
+        }
+        Ok(self)
+    }
+}
+
+/// Checks a link and returns its normalised serialisation.
+fn validate_link(link: &str) -> Result<url::Url, FieldError> {
+    if link.chars().any(char::is_control) {
+        // A URL parser drops tabs and newlines where other readers may not:
+        // what passed here must be what every reader sees.
+        return Err(field_error(
+            "link",
+            "must not contain control characters (tabs, newlines and the like)",
+        ));
+    }
     if link.len() > MAX_LINK_BYTES {
         return Err(field_error(
             "link",
@@ -198,7 +246,7 @@ fn validate_link(link: &str) -> Result<(), FieldError> {
             "must be an absolute http(s) URL with a host",
         ));
     }
-    Ok(())
+    Ok(parsed)
 }
 
 #[cfg(test)]
@@ -267,6 +315,18 @@ mod tests {
             "200 two-byte characters are still 200 characters"
         );
 
+        for invisible in [
+            "\u{200B}\u{200B}",
+            "\u{FEFF} \u{200D}",
+            "\u{3164}",
+            "\u{2060}\t",
+        ] {
+            n.title = invisible.into();
+            assert_eq!(field_of(&n), "title", "{invisible:?}");
+        }
+        n.title = "\u{200B}Order #1".into();
+        assert_eq!(n.validate(), Ok(()), "visible text among invisible is fine");
+
         let mut n = valid();
         n.body = Some("b".repeat(2_001));
         assert_eq!(field_of(&n), "body");
@@ -276,6 +336,8 @@ mod tests {
             "javascript:alert(1)",
             "ftp://x.example/",
             "https://",
+            "https://shop.example\n@evil.example/",
+            "https://shop.example/a\tb",
         ] {
             let mut n = valid();
             n.link = Some(link.into());
@@ -287,6 +349,17 @@ mod tests {
         data.insert("blob".into(), Value::String("x".repeat(MAX_DATA_BYTES)));
         n.data = Some(data);
         assert_eq!(field_of(&n), "data");
+    }
+
+    #[test]
+    fn the_link_stored_is_the_normalised_one_that_was_checked() {
+        let mut n = valid();
+        n.link = Some("HTTPS://Shop.Example/admin/orders/1042?q=a b".into());
+        let n = n.into_validated().unwrap();
+        assert_eq!(
+            n.link.as_deref(),
+            Some("https://shop.example/admin/orders/1042?q=a%20b")
+        );
     }
 
     #[test]

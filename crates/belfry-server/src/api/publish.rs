@@ -7,7 +7,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use belfry_proto::NewNotification;
+use belfry_proto::{NewNotification, Notification};
 use bytes::Bytes;
 use time::OffsetDateTime;
 
@@ -37,6 +37,7 @@ async fn publish(
 ) -> Result<Response, ApiError> {
     let notification = parse_notification(body)?;
     let idempotency = idempotency_key(&headers, &caller.sub)?;
+    let sent = notification.clone();
 
     let started = std::time::Instant::now();
     let result = state
@@ -59,6 +60,21 @@ async fn publish(
 
     let (status, replayed) = match &result {
         Appended::Created(_) => (StatusCode::CREATED, false),
+        Appended::Existing(original) if !same_notification(&sent, original) => {
+            // Answering with the original would drop this one silently: a
+            // publisher reusing keys would never learn its critical was lost.
+            tracing::warn!(
+                id = original.id,
+                "Idempotency-Key reused with a different body"
+            );
+            return Err(ApiError::Unprocessable {
+                code: "idempotency_key_reused",
+                message: format!(
+                    "this Idempotency-Key was already used in the last 24 hours for a different notification (id {}); use a new key for a new notification",
+                    original.id
+                ),
+            });
+        }
         Appended::Existing(_) => (StatusCode::OK, true),
     };
     let n = result.notification();
@@ -71,14 +87,23 @@ async fn publish(
     Ok(response)
 }
 
-/// The body as a notification that passed every limit.
+/// The body as a notification that passed every limit, as it is stored.
 fn parse_notification(body: Result<Bytes, BytesRejection>) -> Result<NewNotification, ApiError> {
     let n: NewNotification = json_body(body)?;
-    n.validate().map_err(|e| ApiError::Validation {
+    n.into_validated().map_err(|e| ApiError::Validation {
         field: e.field.to_owned(),
         message: format!("{} {}", e.field, e.message),
-    })?;
-    Ok(n)
+    })
+}
+
+/// Whether a retry carries the notification its key first created.
+fn same_notification(sent: &NewNotification, stored: &Notification) -> bool {
+    sent.kind == stored.kind
+        && sent.effective_severity() == stored.severity
+        && sent.title == stored.title
+        && sent.body == stored.body
+        && sent.link == stored.link
+        && sent.data == stored.data
 }
 
 fn idempotency_key(
