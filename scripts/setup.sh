@@ -9,10 +9,11 @@ set -euo pipefail
 # never download a browser). The desktop app (Tauri 2, src-tauri/) builds
 # against WebKitGTK 4.1, the Ayatana tray indicator, librsvg, libxdo and
 # OpenSSL; its tests run under Xvfb with WebKitWebDriver, and ImageMagick
-# takes the screenshots.
+# takes the screenshots. nginx (nginx-light) is the real reverse proxy the
+# client-address tests sign in through.
 packages=(build-essential pkg-config ca-certificates postgresql redis-server dbus-bin dbus-daemon gnome-keyring chromium
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev
-  xvfb xauth x11-utils webkit2gtk-driver imagemagick)
+  xvfb xauth x11-utils webkit2gtk-driver imagemagick nginx-light)
 
 missing=()
 for pkg in "${packages[@]}"; do

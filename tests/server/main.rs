@@ -6,4 +6,5 @@ mod auth;
 mod inbox;
 mod ops;
 mod publish;
+mod signin;
 mod stream;

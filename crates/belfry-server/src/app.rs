@@ -20,6 +20,7 @@ use crate::front::FrontDoor;
 use crate::health_port::HealthPort;
 use crate::limits::StreamLimits;
 use crate::metrics::Metrics;
+use crate::password::PasswordChecker;
 use crate::publish::Publisher;
 use crate::state::AppState;
 use crate::store::{PgStore, SqliteStore, Store};
@@ -140,6 +141,10 @@ impl Server {
                 metrics,
                 minter,
                 limits: StreamLimits::new(config_limits.0, config_limits.1),
+                passwords: Arc::new(PasswordChecker::new(
+                    std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+                )),
+                signin: Arc::default(),
                 shutdown,
             },
             listener,

@@ -134,6 +134,9 @@ pub struct Config {
     pub broker: Option<SecretString>,
     /// Redis pub/sub channel; deployments sharing one Redis need distinct ones.
     pub broker_channel: String,
+    /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` is believed
+    /// (see `client_addr`); empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Config {
@@ -172,6 +175,7 @@ impl Config {
             store_pool_size: DEFAULT_STORE_POOL_SIZE,
             broker: None,
             broker_channel: DEFAULT_BROKER_CHANNEL.to_owned(),
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -227,6 +231,7 @@ pub struct Settings {
     pub store_pool_size: Option<u32>,
     pub broker: Option<String>,
     pub broker_channel: Option<String>,
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 mod humantime_opt {
@@ -300,6 +305,7 @@ impl Settings {
             store_pool_size: higher.store_pool_size.or(self.store_pool_size),
             broker: higher.broker.or(self.broker),
             broker_channel: higher.broker_channel.or(self.broker_channel),
+            trusted_proxies: higher.trusted_proxies.or(self.trusted_proxies),
         }
     }
 
@@ -380,6 +386,22 @@ impl Settings {
                 .map(|o| o.trim().trim_end_matches('/').to_owned())
                 .filter(|o| !o.is_empty())
                 .collect();
+        }
+        if let Some(list) = self.trusted_proxies {
+            c.trusted_proxies = list
+                .iter()
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse::<ipnet::IpNet>()
+                        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                        .map_err(|_| {
+                            ConfigError::Invalid(format!(
+                                "trusted_proxies: `{s}` is not an address or a CIDR like 10.0.0.0/8"
+                            ))
+                        })
+                })
+                .collect::<Result<_, _>>()?;
         }
         c.validate()?;
         Ok(c)
@@ -560,6 +582,23 @@ mod tests {
             ..Settings::default()
         };
         s.into_config("/tmp/x".into()).unwrap();
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_cidrs_and_name_a_bad_one() {
+        let s = Settings {
+            trusted_proxies: Some(vec!["127.0.0.1".into(), " 10.0.0.0/8".into(), "::1".into()]),
+            ..Settings::default()
+        };
+        let c = s.into_config("/tmp/x".into()).unwrap();
+        let shown: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(shown, ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]);
+        let s = Settings {
+            trusted_proxies: Some(vec!["10.0.0.0/33".into()]),
+            ..Settings::default()
+        };
+        let err = s.into_config("/tmp/x".into()).unwrap_err().to_string();
+        assert!(err.starts_with("trusted_proxies: `10.0.0.0/33`"), "{err}");
     }
 
     #[test]

@@ -36,6 +36,13 @@ pub enum ApiError {
         message: String,
         retry_after_secs: u64,
     },
+    /// Too much expensive work at once (password checks): 503 with
+    /// `Retry-After`.
+    #[error("{message}")]
+    Busy {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("the store is unavailable")]
     Unavailable(#[source] StoreError),
     #[error("the server is shutting down")]
@@ -58,7 +65,9 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) | ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::ShuttingDown | ApiError::Busy { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -76,6 +85,7 @@ impl ApiError {
             ApiError::Conflict { code, .. } => code,
             ApiError::TooMany { .. } => "too_many_requests",
             ApiError::Unavailable(_) => "store_unavailable",
+            ApiError::Busy { .. } => "busy",
             ApiError::ShuttingDown => "shutting_down",
             ApiError::Internal(_) => "internal_error",
         }
@@ -124,6 +134,9 @@ impl IntoResponse for ApiError {
         let retry_after = match &self {
             ApiError::TooMany {
                 retry_after_secs, ..
+            }
+            | ApiError::Busy {
+                retry_after_secs, ..
             } => Some(*retry_after_secs),
             _ => None,
         };
@@ -141,7 +154,7 @@ impl IntoResponse for ApiError {
                     HeaderValue::from_static(r#"Bearer error="invalid_token""#),
                 );
             }
-            StatusCode::SERVICE_UNAVAILABLE => {
+            StatusCode::SERVICE_UNAVAILABLE if retry_after.is_none() => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
             }
             _ => {}

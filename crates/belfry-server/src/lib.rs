@@ -16,6 +16,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod broker;
+pub mod client_addr;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -29,6 +30,7 @@ pub mod secret;
 pub mod sse;
 pub mod state;
 pub mod store;
+pub mod throttle;
 
 pub use app::Server;
 pub use config::Config;

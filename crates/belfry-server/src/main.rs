@@ -211,6 +211,9 @@ struct ServeArgs {
     /// Built web UI to serve at / [default: ui/dist when it exists in the working directory].
     #[arg(long, env = "BELFRY_UI_DIR", value_name = "DIR")]
     ui_dir: Option<PathBuf>,
+    /// Reverse proxies (addresses or CIDRs, comma-separated) whose X-Forwarded-For is believed for the client address [default: none].
+    #[arg(long, env = "BELFRY_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Option<Vec<String>>,
     /// How long critical notifications are kept [default: 365d].
     #[arg(long, env = "BELFRY_RETENTION_CRITICAL", value_parser = humantime::parse_duration)]
     retention_critical: Option<Duration>,
@@ -292,6 +295,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         store_pool_size: args.store_pool_size,
         broker: args.broker,
         broker_channel: args.broker_channel,
+        trusted_proxies: args.trusted_proxies,
         ..Settings::default()
     })?;
     let mut config = config;

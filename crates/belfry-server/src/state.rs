@@ -9,8 +9,10 @@ use crate::broker::Broker;
 use crate::config::Config;
 use crate::limits::StreamLimits;
 use crate::metrics::Metrics;
+use crate::password::PasswordChecker;
 use crate::publish::Publisher;
 use crate::store::Store;
+use crate::throttle::SigninThrottle;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -24,6 +26,9 @@ pub struct AppState {
     /// public key only (then local sign-in is off).
     pub minter: Option<Arc<Minter>>,
     pub limits: StreamLimits,
+    /// Sign-in password checks, a bounded number at a time.
+    pub passwords: Arc<PasswordChecker>,
+    pub signin: Arc<SigninThrottle>,
     /// Cancelled on shutdown: every open stream ends itself when it fires.
     pub shutdown: CancellationToken,
 }

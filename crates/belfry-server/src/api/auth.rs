@@ -5,11 +5,10 @@
 //! every use. A rotated token presented again means a copy exists somewhere:
 //! the whole sign-in is revoked.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
@@ -21,21 +20,16 @@ use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 
 use super::json::json_body;
+use crate::client_addr::ClientAddr;
 use crate::config::MAX_REQUEST_BYTES;
 use crate::error::ApiError;
-use crate::password;
 use crate::state::AppState;
 use crate::store::{RotateOutcome, User};
+use crate::throttle::{ReserveError, Throttled, WINDOW};
 
-/// Failures counted within this window.
-const THROTTLE_WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Wrong passwords per email before sign-in pauses: enough for typos.
-const FREE_FAILURES_PER_EMAIL: u64 = 5;
-/// Failures per client address before it pauses: a shared office NAT
-/// gets room for several people's typos, a password sprayer does not.
-const FREE_FAILURES_PER_ADDRESS: u64 = 20;
-/// First pause after the free failures; doubles with each further failure.
-const FIRST_PAUSE: Duration = Duration::from_secs(30);
+/// How long a sign-in waits for a free password-check slot before the
+/// server says it is busy: a burst queues briefly instead of piling up.
+const CHECK_SLOT_WAIT: Duration = Duration::from_secs(5);
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -60,23 +54,6 @@ fn sha256_hex(s: &str) -> String {
 
 fn invalid_credentials() -> ApiError {
     ApiError::BadCredentials("wrong email or password".to_owned())
-}
-
-/// How long `key` must wait, if it has failed too often.
-async fn pause_for(state: &AppState, key: &str, free: u64) -> Result<Option<u64>, ApiError> {
-    let now = OffsetDateTime::now_utc();
-    let (failures, last) = state
-        .store
-        .login_failures(key, now - THROTTLE_WINDOW)
-        .await?;
-    if failures < free {
-        return Ok(None);
-    }
-    let extra = u32::try_from(failures - free).unwrap_or(u32::MAX).min(5);
-    let pause = (FIRST_PAUSE * 2u32.pow(extra)).min(THROTTLE_WINDOW);
-    let until = last.unwrap_or(now) + pause;
-    let wait = (until - now).whole_seconds();
-    Ok((wait > 0).then(|| wait.unsigned_abs()))
 }
 
 fn access_token(
@@ -112,10 +89,10 @@ fn sign_in_off() -> ApiError {
     )
 }
 
-#[tracing::instrument(skip_all, fields(peer = %peer.ip()))]
+#[tracing::instrument(skip_all, fields(client = %client.0))]
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddr,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     if state.minter.is_none() {
@@ -129,45 +106,51 @@ async fn login(
             message: "email must not be empty".to_owned(),
         });
     }
-    let email_key = format!("email:{email}");
-    let address_key = format!("ip:{}", peer.ip());
-    for (key, free) in [
-        (&email_key, FREE_FAILURES_PER_EMAIL),
-        (&address_key, FREE_FAILURES_PER_ADDRESS),
-    ] {
-        if let Some(wait) = pause_for(&state, key, free).await? {
-            tracing::warn!(email = %email, wait, "sign-in throttled");
+    // Reserved before the password is hashed: see `throttle`.
+    let attempt = match state
+        .signin
+        .reserve(state.store.as_ref(), &email, client.0)
+        .await
+    {
+        Ok(attempt) => attempt,
+        Err(ReserveError::Throttled(Throttled { wait_secs })) => {
+            tracing::warn!(email = %email, wait = wait_secs, "sign-in throttled");
             return Err(ApiError::TooMany {
-                message: format!("too many failed sign-ins; try again in {wait} seconds"),
-                retry_after_secs: wait,
+                message: format!("too many failed sign-ins; try again in {wait_secs} seconds"),
+                retry_after_secs: wait_secs,
             });
         }
-    }
+        Err(ReserveError::Store(e)) => return Err(e.into()),
+    };
 
     let user = state.store.user_by_email(&email).await?;
-    let password = req.password;
-    // Argon2 is deliberately slow: keep it off the async workers. An unknown
-    // email is verified against a dummy hash so both cases take as long.
-    let (user, ok) = tokio::task::spawn_blocking(move || match user {
-        Some(u) => {
-            let ok = password::verify(&password, &u.password_hash);
-            (Some(u), ok)
-        }
-        None => {
-            password::verify_dummy(&password);
-            (None, false)
-        }
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.into()))?;
+    // An unknown email is checked against a dummy hash, so both take as long.
+    let ok = state
+        .passwords
+        .verify(
+            req.password,
+            user.as_ref().map(|u| u.password_hash.clone()),
+            CHECK_SLOT_WAIT,
+        )
+        .await
+        .map_err(|e| {
+            tracing::warn!(email = %email, "sign-in refused: {e}");
+            ApiError::Busy {
+                message: "the server is checking too many sign-ins at once; retry in a moment"
+                    .to_owned(),
+                retry_after_secs: 1,
+            }
+        })?;
 
     let user = match user {
         Some(u) if ok => u,
         _ => {
             state
                 .store
-                .record_login_failure(&[email_key, address_key], OffsetDateTime::now_utc())
+                .record_login_failure(attempt.keys(), OffsetDateTime::now_utc())
                 .await?;
+            // Only now: recorded before it stops counting as in flight.
+            drop(attempt);
             tracing::info!(email = %email, "sign-in failed");
             return Err(invalid_credentials());
         }
@@ -181,8 +164,9 @@ async fn login(
     let now = OffsetDateTime::now_utc();
     state
         .store
-        .clear_login_failures(&email_key, now - THROTTLE_WINDOW)
+        .clear_login_failures(attempt.pair_key(), now - WINDOW)
         .await?;
+    drop(attempt);
 
     let session_id = random_token(16);
     let refresh = random_token(32);
