@@ -31,11 +31,14 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-/** Starts the server; `port` 0 picks a free one, a fixed one restarts on the same address. */
-export async function startServer(dataDir: string, port = 0): Promise<Server> {
+/**
+ * Starts the server; `port` 0 picks a free one, a fixed one restarts on the same address.
+ * `extraArgs` go after the usual `serve` options (e.g. `['--retry', '100ms']`).
+ */
+export async function startServer(dataDir: string, port = 0, extraArgs: string[] = []): Promise<Server> {
   const child = spawn(
     SERVER_BIN,
-    ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--ui-dir', DIST_DIR, '--jwt-secret', JWT_SECRET],
+    ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--ui-dir', DIST_DIR, '--jwt-secret', JWT_SECRET, ...extraArgs],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RUST_LOG: 'warn,belfry_server=info' } },
   );
   let log = '';
@@ -115,6 +118,13 @@ export function setPassword(dataDir: string, email: string, password: string): v
 
 export function publishToken(dataDir: string): string {
   const out = cli(['token', '--data-dir', dataDir, '--jwt-secret', JWT_SECRET, '--scope', 'publish', '--sub', 'orders', '--ttl', '1h']);
+  const lines = out.trim().split('\n');
+  return lines[lines.length - 1]?.trim() ?? '';
+}
+
+/** A JWT with the admin role, for clients that open the event stream without signing in. */
+export function adminToken(dataDir: string, email: string): string {
+  const out = cli(['token', '--data-dir', dataDir, '--jwt-secret', JWT_SECRET, '--email', email, '--role', 'admin', '--ttl', '1h']);
   const lines = out.trim().split('\n');
   return lines[lines.length - 1]?.trim() ?? '';
 }
