@@ -3,6 +3,7 @@
 
 mod accounts;
 mod auth;
+mod hostile;
 mod inbox;
 mod ops;
 mod publish;

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::serve::ListenerExt as _;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -16,6 +15,7 @@ use crate::auth::{Minter, Verifier};
 use crate::broker::BusMessage;
 use crate::broker::{Broker, MemoryBroker, RedisBroker};
 use crate::config::{Config, IDEMPOTENCY_WINDOW, JwtAlgorithm};
+use crate::conn::{ConnectionSlots, Deadlines};
 use crate::front::FrontDoor;
 use crate::health_port::HealthPort;
 use crate::limits::StreamLimits;
@@ -145,6 +145,7 @@ impl Server {
                     std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
                 )),
                 signin: Arc::default(),
+                revocations: Arc::new(tokio::sync::watch::Sender::new(Arc::from([]))),
                 shutdown,
             },
             listener,
@@ -209,17 +210,35 @@ impl Server {
 
         let shutdown = state.shutdown.clone();
         let router = crate::api::router(state.clone());
+        let files = crate::conn::open_file_limit();
+        let budget = crate::conn::connection_budget(files);
+        if let Some(files) = files {
+            tracing::info!(
+                connections = budget,
+                open_file_limit = files,
+                "accepting at most this many connections; the rest of the file descriptors stay free for the store and the health port"
+            );
+        }
+        let deadlines = Deadlines {
+            head: state.config.request_head_timeout,
+            write: state.config.stream_write_timeout,
+        };
         // Streams are served by the front door's tasks, everything else by
-        // hyper (see `front`).
+        // hyper (see `front` and `conn`).
         let streams = TaskTracker::new();
-        let front = FrontDoor::open(listener, router.clone(), streams.clone(), shutdown.clone())?;
-        let served = axum::serve(
-            // The no-op tap only gives the listener axum's `ConnectInfo`
-            // support, which it implements for tapped listeners generally.
-            front.tap_io(|_| {}),
-            router.into_make_service_with_connect_info::<SocketAddr>(),
+        let handoff = FrontDoor {
+            router: router.clone(),
+            slots: ConnectionSlots::new(budget, Some(state.metrics.clone())),
+            deadlines,
+        }
+        .open(listener, streams.clone(), shutdown.clone());
+        crate::conn::serve(
+            handoff,
+            router,
+            deadlines,
+            streams.clone(),
+            shutdown.clone(),
         )
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await;
         shutdown.cancel();
         // Every stream ends itself on shutdown; one stuck writing to a
@@ -242,7 +261,7 @@ impl Server {
         let _ = writer.await;
         store.close().await;
         tracing::info!("stopped");
-        served.context("server failed")
+        Ok(())
     }
 }
 
@@ -303,13 +322,19 @@ async fn watch_revocations(state: AppState) {
             _ = every.tick() => {}
         }
         match state.store.revocations_after(seen).await {
-            Ok(list) => {
+            Ok(list) if !list.is_empty() => {
+                let mut batch = Vec::with_capacity(list.len());
                 for (id, revocation) in list {
                     seen = id;
                     tracing::info!(?revocation, "ending revoked streams");
-                    state.broker.deliver_local(BusMessage::Revoked(revocation));
+                    state
+                        .broker
+                        .deliver_local(BusMessage::Revoked(revocation.clone()));
+                    batch.push(revocation);
                 }
+                state.revocations.send_replace(batch.into());
             }
+            Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "cannot read revocations"),
         }
     }

@@ -44,6 +44,15 @@ pub const DEFAULT_REFRESH_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 60
 /// Concurrent streams per admin: a desktop, a laptop, a phone and a few
 /// browser tabs, with room to spare; a runaway client cannot take more.
 pub const DEFAULT_MAX_STREAMS_PER_USER: usize = 10;
+/// Time a client has to send a whole request head, and to start its next
+/// request on a kept-alive connection: generous for any real client on a
+/// slow network, short enough that idle and trickling sockets free up.
+pub const DEFAULT_REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time a client has to send a whole request body (at most 64 KiB).
+pub const DEFAULT_REQUEST_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// A stream or response whose client takes no bytes for this long is
+/// closed; the client resumes with `Last-Event-ID` when it reads again.
+pub const DEFAULT_STREAM_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Concurrent streams per server process (the file-descriptor limit here is 20,000).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 15_000;
 const DAY: u64 = 24 * 60 * 60;
@@ -120,6 +129,9 @@ pub struct Config {
     pub refresh_token_ttl: Duration,
     pub max_streams_per_user: usize,
     pub max_connections: usize,
+    pub request_head_timeout: Duration,
+    pub request_body_timeout: Duration,
+    pub stream_write_timeout: Duration,
     /// Browser origins allowed to call the API cross-origin (CORS); empty: none.
     pub cors_origins: Vec<String>,
     pub retention_info: Duration,
@@ -166,6 +178,9 @@ impl Config {
             refresh_token_ttl: DEFAULT_REFRESH_TOKEN_TTL,
             max_streams_per_user: DEFAULT_MAX_STREAMS_PER_USER,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            request_head_timeout: DEFAULT_REQUEST_HEAD_TIMEOUT,
+            request_body_timeout: DEFAULT_REQUEST_BODY_TIMEOUT,
+            stream_write_timeout: DEFAULT_STREAM_WRITE_TIMEOUT,
             cors_origins: Vec::new(),
             retention_info: DEFAULT_RETENTION_INFO,
             retention_warning: DEFAULT_RETENTION_WARNING,
@@ -219,6 +234,12 @@ pub struct Settings {
     pub refresh_token_ttl: Option<Duration>,
     pub max_streams_per_user: Option<usize>,
     pub max_connections: Option<usize>,
+    #[serde(default, with = "humantime_opt")]
+    pub request_head_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_opt")]
+    pub request_body_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_opt")]
+    pub stream_write_timeout: Option<Duration>,
     pub cors_origins: Option<Vec<String>>,
     #[serde(default, with = "humantime_opt")]
     pub retention_info: Option<Duration>,
@@ -296,6 +317,9 @@ impl Settings {
             refresh_token_ttl: higher.refresh_token_ttl.or(self.refresh_token_ttl),
             max_streams_per_user: higher.max_streams_per_user.or(self.max_streams_per_user),
             max_connections: higher.max_connections.or(self.max_connections),
+            request_head_timeout: higher.request_head_timeout.or(self.request_head_timeout),
+            request_body_timeout: higher.request_body_timeout.or(self.request_body_timeout),
+            stream_write_timeout: higher.stream_write_timeout.or(self.stream_write_timeout),
             cors_origins: higher.cors_origins.or(self.cors_origins),
             retention_info: higher.retention_info.or(self.retention_info),
             retention_warning: higher.retention_warning.or(self.retention_warning),
@@ -360,6 +384,9 @@ impl Settings {
             refresh_token_ttl,
             max_streams_per_user,
             max_connections,
+            request_head_timeout,
+            request_body_timeout,
+            stream_write_timeout,
             retention_info,
             retention_warning,
             retention_critical
@@ -420,6 +447,15 @@ impl Config {
         }
         if self.max_streams_per_user == 0 || self.max_connections == 0 {
             return invalid("max_streams_per_user and max_connections must be at least 1");
+        }
+        for (name, value) in [
+            ("request_head_timeout", self.request_head_timeout),
+            ("request_body_timeout", self.request_body_timeout),
+            ("stream_write_timeout", self.stream_write_timeout),
+        ] {
+            if value < Duration::from_secs(1) {
+                return Err(ConfigError::Invalid(format!("{name} must be at least 1s")));
+            }
         }
         if self.access_token_ttl < Duration::from_secs(60) {
             return invalid("access_token_ttl must be at least 1m");

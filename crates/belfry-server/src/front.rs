@@ -17,17 +17,15 @@
 
 use std::io::{IoSlice, Write as _};
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderName, HeaderValue, Method, Request, Version, header};
-use bytes::{Buf as _, Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -35,67 +33,59 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt as _;
 
 use crate::api::events::{EVENTS_PATH, Session, Takeover};
+use crate::conn::{Conn, ConnectionSlot, ConnectionSlots, Deadlines};
 
 /// Longest request head taken here; longer ones go to hyper, which has its
 /// own limit and error.
 pub const MAX_HEAD: usize = 8 * 1024;
 /// Headers in a stream request taken here.
 const MAX_HEADERS: usize = 32;
-/// A connection that has not sent a whole request head by then is closed.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest error body written here (they are small JSON documents).
 const MAX_ERROR_BODY: usize = 64 * 1024;
 /// Connections handed to hyper that it has not yet taken.
 const HANDOFF_QUEUE: usize = 1024;
 
-/// The listener hyper serves from: connections the front door did not take.
+/// Connections the front door did not keep, for hyper (`conn::serve`).
+pub type Handoff = mpsc::Receiver<(Conn, SocketAddr)>;
+
+/// How the front door treats a connection.
+#[derive(Clone)]
 pub struct FrontDoor {
-    rx: mpsc::Receiver<(Rewind, SocketAddr)>,
-    local: SocketAddr,
+    pub router: Router,
+    pub slots: ConnectionSlots,
+    pub deadlines: Deadlines,
 }
 
 impl FrontDoor {
     /// Starts accepting on `listener`. Stream connections are served by
-    /// tasks on `tracker`; the rest come out of [`axum::serve::Listener::accept`].
+    /// tasks on `tracker`; the rest come out of the returned receiver.
     pub fn open(
+        self,
         listener: TcpListener,
-        router: Router,
         tracker: TaskTracker,
         stop: CancellationToken,
-    ) -> std::io::Result<Self> {
-        let local = listener.local_addr()?;
+    ) -> Handoff {
         let (tx, rx) = mpsc::channel(HANDOFF_QUEUE);
         let accepting = tracker.clone();
-        accepting.spawn(accept_loop(listener, router, tracker, tx, stop));
-        Ok(Self { rx, local })
-    }
-}
-
-impl axum::serve::Listener for FrontDoor {
-    type Io = Rewind;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Rewind, SocketAddr) {
-        match self.rx.recv().await {
-            Some(conn) => conn,
-            // Accepting stopped (shutdown); hyper is about to stop asking.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        Ok(self.local)
+        accepting.spawn(accept_loop(self, listener, tracker, tx, stop));
+        rx
     }
 }
 
 async fn accept_loop(
+    door: FrontDoor,
     listener: TcpListener,
-    router: Router,
     tracker: TaskTracker,
-    tx: mpsc::Sender<(Rewind, SocketAddr)>,
+    tx: mpsc::Sender<(Conn, SocketAddr)>,
     stop: CancellationToken,
 ) {
     loop {
+        // A slot first: at the budget, new clients wait in the backlog
+        // and descriptors stay free for the store and the health port.
+        let slot = tokio::select! {
+            () = stop.cancelled() => return,
+            slot = door.slots.take() => slot,
+        };
         let accepted = tokio::select! {
             () = stop.cancelled() => return,
             accepted = listener.accept() => accepted,
@@ -107,7 +97,8 @@ async fn accept_loop(
                 tracker.spawn(first_request(
                     tcp,
                     peer,
-                    router.clone(),
+                    slot,
+                    door.clone(),
                     tracker.clone(),
                     tx.clone(),
                     stop.clone(),
@@ -127,13 +118,14 @@ async fn accept_loop(
 async fn first_request(
     mut tcp: TcpStream,
     peer: SocketAddr,
-    router: Router,
+    slot: ConnectionSlot,
+    door: FrontDoor,
     tracker: TaskTracker,
-    tx: mpsc::Sender<(Rewind, SocketAddr)>,
+    tx: mpsc::Sender<(Conn, SocketAddr)>,
     stop: CancellationToken,
 ) {
     let mut buf = BytesMut::with_capacity(1024);
-    let read = tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut tcp, &mut buf));
+    let read = tokio::time::timeout(door.deadlines.head, read_head(&mut tcp, &mut buf));
     let head = tokio::select! {
         () = stop.cancelled() => return,
         read = read => match read {
@@ -142,13 +134,9 @@ async fn first_request(
         },
     };
     match head {
-        Some(request) => serve_stream(tcp, peer, request, router, tracker).await,
+        Some(request) => serve_stream(tcp, peer, slot, request, door, tracker).await,
         None => {
-            let io = Rewind {
-                prefix: buf.freeze(),
-                inner: tcp,
-            };
-            let _ = tx.send((io, peer)).await;
+            let _ = tx.send((Conn::new(buf.freeze(), tcp, slot), peer)).await;
         }
     }
 }
@@ -218,14 +206,15 @@ fn stream_request(parsed: &httparse::Request<'_, '_>) -> Option<Request<Body>> {
 async fn serve_stream(
     mut tcp: TcpStream,
     peer: SocketAddr,
+    connection: ConnectionSlot,
     mut request: Request<Body>,
-    router: Router,
+    door: FrontDoor,
     tracker: TaskTracker,
 ) {
     let slot = Takeover(Arc::new(Mutex::new(None)));
     request.extensions_mut().insert(ConnectInfo(peer));
     request.extensions_mut().insert(slot.clone());
-    let Ok(response) = router.oneshot(request).await;
+    let Ok(response) = door.router.oneshot(request).await;
     let (parts, body) = response.into_parts();
     let session = slot.0.lock().expect("takeover slot").take();
 
@@ -249,10 +238,11 @@ async fn serve_stream(
         Some(session) => {
             // No further request is read on this connection.
             head.extend_from_slice(b"transfer-encoding: chunked\r\nconnection: close\r\n\r\n");
-            if tcp.write_all(&head).await.is_ok() {
+            let wrote = tokio::time::timeout(door.deadlines.write, tcp.write_all(&head)).await;
+            if matches!(wrote, Ok(Ok(()))) {
                 // A task of its own, so the stream's life costs only what
                 // the stream needs, not the router's future as well.
-                tracker.spawn(stream(tcp, session));
+                tracker.spawn(stream(tcp, session, connection, door.deadlines.write));
             }
         }
         None => {
@@ -265,14 +255,22 @@ async fn serve_stream(
                 body.len()
             );
             head.extend_from_slice(&body);
-            let _ = tcp.write_all(&head).await;
-            let _ = tcp.shutdown().await;
+            let _ = tokio::time::timeout(door.deadlines.write, async {
+                tcp.write_all(&head).await?;
+                tcp.shutdown().await
+            })
+            .await;
         }
     }
 }
 
 /// Writes the stream's chunks until it ends or the client goes away.
-async fn stream(tcp: TcpStream, mut session: Session) {
+async fn stream(
+    tcp: TcpStream,
+    mut session: Session,
+    _slot: ConnectionSlot,
+    write_timeout: Duration,
+) {
     // Registered once for the stream's life, not again per chunk.
     let closed = client_closed(&tcp);
     tokio::pin!(closed);
@@ -282,15 +280,33 @@ async fn stream(tcp: TcpStream, mut session: Session) {
             chunk = session.next_chunk() => chunk,
             () = &mut closed => return,
         };
-        let Some(chunk) = chunk else {
+        let written = match chunk {
+            Some(chunk) => write_chunk(&tcp, &chunk, &mut session, write_timeout).await,
             // The stream ended on the server's side: end the body properly.
-            let _ = write_all(&tcp, &mut [IoSlice::new(b"0\r\n\r\n")]).await;
-            return;
+            None => {
+                let end = &mut [IoSlice::new(b"0\r\n\r\n")];
+                let _ = write_all(&tcp, end, &mut session, write_timeout).await;
+                return;
+            }
         };
-        if write_chunk(&tcp, &chunk).await.is_err() {
-            return;
+        match written {
+            Ok(()) => {}
+            Err(Stop::Broken) => return,
+            Err(Stop::Dropped(reason)) => {
+                session.dropped(reason);
+                return;
+            }
         }
     }
+}
+
+/// Why writing stopped.
+enum Stop {
+    /// The connection failed.
+    Broken,
+    /// The client took no bytes while the stream had to end (or for too
+    /// long): closed without waiting for it.
+    Dropped(&'static str),
 }
 
 /// Resolves when the client closes its side. A stream's client sends
@@ -311,11 +327,16 @@ async fn client_closed(tcp: &TcpStream) {
 
 /// One chunk of `Transfer-Encoding: chunked`: size line, data, CRLF, in one
 /// vectored write (the shared frame bytes are not copied).
-async fn write_chunk(tcp: &TcpStream, data: &Bytes) -> std::io::Result<()> {
+async fn write_chunk(
+    tcp: &TcpStream,
+    data: &Bytes,
+    session: &mut Session,
+    write_timeout: Duration,
+) -> Result<(), Stop> {
     let mut size = [0u8; 20];
     let n = {
         let mut cursor = &mut size[..];
-        write!(cursor, "{:x}\r\n", data.len())?;
+        write!(cursor, "{:x}\r\n", data.len()).map_err(|_| Stop::Broken)?;
         20 - cursor.len()
     };
     write_all(
@@ -325,75 +346,41 @@ async fn write_chunk(tcp: &TcpStream, data: &Bytes) -> std::io::Result<()> {
             IoSlice::new(data),
             IoSlice::new(b"\r\n"),
         ],
+        session,
+        write_timeout,
     )
     .await
 }
 
-/// Writes every slice, waiting for the socket only when it is full.
-async fn write_all(tcp: &TcpStream, mut slices: &mut [IoSlice<'_>]) -> std::io::Result<()> {
+/// Writes every slice. Only when the socket is full does it wait, and then
+/// not past `write_timeout` without progress, nor past the moment the
+/// stream must end (token expiry, revocation, shutdown): those never wait
+/// for a client that stopped reading.
+async fn write_all(
+    tcp: &TcpStream,
+    mut slices: &mut [IoSlice<'_>],
+    session: &mut Session,
+    write_timeout: Duration,
+) -> Result<(), Stop> {
+    let mut stalled: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
     while !slices.is_empty() {
         match tcp.try_write_vectored(slices) {
-            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-            Ok(n) => IoSlice::advance_slices(&mut slices, n),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => tcp.writable().await?,
-            Err(e) => return Err(e),
+            Ok(0) => return Err(Stop::Broken),
+            Ok(n) => {
+                IoSlice::advance_slices(&mut slices, n);
+                stalled = None;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let deadline =
+                    stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(write_timeout)));
+                tokio::select! {
+                    writable = tcp.writable() => writable.map_err(|_| Stop::Broken)?,
+                    () = deadline.as_mut() => return Err(Stop::Dropped("write_timeout")),
+                    reason = session.must_end() => return Err(Stop::Dropped(reason)),
+                }
+            }
+            Err(_) => return Err(Stop::Broken),
         }
     }
     Ok(())
-}
-
-/// A connection with the bytes already read from it put back in front.
-pub struct Rewind {
-    prefix: Bytes,
-    inner: TcpStream,
-}
-
-impl AsyncRead for Rewind {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        if !self.prefix.is_empty() {
-            let n = self.prefix.len().min(buf.remaining());
-            buf.put_slice(&self.prefix[..n]);
-            self.prefix.advance(n);
-            if self.prefix.is_empty() {
-                // Let the head buffer go for the connection's remaining life.
-                self.prefix = Bytes::new();
-            }
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Rewind {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
 }

@@ -20,13 +20,22 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
+use crate::conn::{Conn, ConnectionSlots, Deadlines};
 use crate::metrics::Metrics;
 
 /// How often the main runtime ticks.
 const BEAT: Duration = Duration::from_secs(1);
 /// A heartbeat older than this makes `/healthz` here answer 503.
 pub const STALL: Duration = Duration::from_secs(5);
+/// Probes served at once; more wait in the backlog.
+const CONNECTIONS: usize = 64;
+/// A probe sends a few hundred bytes and reads a few kilobytes.
+const DEADLINES: Deadlines = Deadlines {
+    head: Duration::from_secs(10),
+    write: Duration::from_secs(10),
+};
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -111,18 +120,53 @@ impl HealthPort {
                         .route("/healthz", get(healthz))
                         .route("/metrics", get(render_metrics))
                         .with_state(probe);
-                    if let Err(e) = axum::serve(listener, router)
-                        .with_graceful_shutdown(stop.cancelled_owned())
-                        .await
-                    {
-                        tracing::error!(error = %e, "health port failed");
-                    }
+                    // Its own small budget and the same kind of deadlines
+                    // as the main listener: a flood here cannot hold it.
+                    let (tx, rx) = tokio::sync::mpsc::channel(CONNECTIONS);
+                    let tracker = TaskTracker::new();
+                    tracker.spawn(accept(listener, tx, stop.clone()));
+                    crate::conn::serve(rx, router, DEADLINES, tracker.clone(), stop).await;
+                    tracker.close();
+                    let _ = tokio::time::timeout(Duration::from_secs(5), tracker.wait()).await;
                 });
             })?;
         tracing::info!("health checks on http://{addr}");
         Ok(tokio::task::spawn_blocking(move || {
             let _ = thread.join();
         }))
+    }
+}
+
+async fn accept(
+    listener: tokio::net::TcpListener,
+    tx: tokio::sync::mpsc::Sender<(Conn, SocketAddr)>,
+    stop: CancellationToken,
+) {
+    let slots = ConnectionSlots::new(CONNECTIONS, None);
+    loop {
+        let slot = tokio::select! {
+            () = stop.cancelled() => return,
+            slot = slots.take() => slot,
+        };
+        let accepted = tokio::select! {
+            () = stop.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((tcp, peer)) => {
+                if tx
+                    .send((Conn::new(bytes::Bytes::new(), tcp, slot), peer))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "health port accept failed; pausing");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
     }
 }
 

@@ -18,6 +18,7 @@ pub mod auth;
 pub mod broker;
 pub mod client_addr;
 pub mod config;
+pub mod conn;
 pub mod demo;
 pub mod error;
 pub mod front;

@@ -187,6 +187,15 @@ struct ServeArgs {
     /// Concurrent streams per server process [default: 15000].
     #[arg(long, env = "BELFRY_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
+    /// Time to send a whole request head, and to start the next request on a kept-alive connection [default: 30s].
+    #[arg(long, env = "BELFRY_REQUEST_HEAD_TIMEOUT", value_parser = humantime::parse_duration)]
+    request_head_timeout: Option<Duration>,
+    /// Time to send a whole request body [default: 30s].
+    #[arg(long, env = "BELFRY_REQUEST_BODY_TIMEOUT", value_parser = humantime::parse_duration)]
+    request_body_timeout: Option<Duration>,
+    /// A stream or response whose client takes no bytes for this long is closed [default: 30s].
+    #[arg(long, env = "BELFRY_STREAM_WRITE_TIMEOUT", value_parser = humantime::parse_duration)]
+    stream_write_timeout: Option<Duration>,
     /// Browser origins allowed to call the API (comma-separated) [default: none].
     #[arg(long, env = "BELFRY_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Option<Vec<String>>,
@@ -286,6 +295,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         refresh_token_ttl: args.refresh_token_ttl,
         max_streams_per_user: args.max_streams_per_user,
         max_connections: args.max_connections,
+        request_head_timeout: args.request_head_timeout,
+        request_body_timeout: args.request_body_timeout,
+        stream_write_timeout: args.stream_write_timeout,
         cors_origins: args.cors_origins,
         retention_info: args.retention_info,
         retention_warning: args.retention_warning,
@@ -304,8 +316,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let built = PathBuf::from("ui/dist");
         config.ui_dir = built.join("index.html").is_file().then_some(built);
     }
+    let files = belfry_server::conn::raise_open_file_limit();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
+        if let Some(files) = files {
+            tracing::info!(open_file_limit = files, "file descriptors available");
+        }
         let shutdown = CancellationToken::new();
         tokio::spawn(cancel_on_signal(shutdown.clone()));
         let hint_dir = config.data_dir.clone();

@@ -2,6 +2,7 @@
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
@@ -16,6 +17,10 @@ pub struct Metrics {
     pub subscribers_fell_behind: Counter,
     pub auth_failures: Counter,
     pub publish_duration: Histogram,
+    pub open_connections: Gauge,
+    /// Streams closed by the server while their socket took no bytes, by
+    /// reason: `write_timeout`, `token_expired`, `revoked`, `shutdown`.
+    pub streams_dropped: Family<[(&'static str, &'static str); 1], Counter>,
 }
 
 impl Default for Metrics {
@@ -72,8 +77,22 @@ impl Metrics {
             "Time from a publish request being accepted to its commit and broadcast",
             publish_duration.clone(),
         );
+        let open_connections = Gauge::default();
+        registry.register(
+            "open_connections",
+            "Open connections on the main listener (streams and requests)",
+            open_connections.clone(),
+        );
+        let streams_dropped = Family::default();
+        registry.register(
+            "streams_dropped",
+            "Streams closed while their client was not reading, by reason",
+            streams_dropped.clone(),
+        );
         Self {
             registry,
+            open_connections,
+            streams_dropped,
             connected_streams,
             notifications_published,
             idempotent_replays,

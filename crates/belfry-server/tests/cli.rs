@@ -376,3 +376,87 @@ fn user_commands_manage_accounts_and_disable_ends_a_running_servers_streams() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("user list"));
 }
+
+/// `GET path` over a plain socket; the whole answer, or why there was none.
+fn get(addr: &str, path: &str, within: Duration) -> Result<String, String> {
+    let mut tcp = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    tcp.set_read_timeout(Some(within)).unwrap();
+    write!(
+        tcp,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).map_err(|e| e.to_string())?;
+    Ok(answer)
+}
+
+#[test]
+fn with_every_connection_taken_the_health_port_still_answers_and_the_main_port_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    // 256 descriptors in all (soft and hard, so `serve` cannot raise it).
+    let script = format!(
+        "ulimit -n 256 && exec {BIN} serve --listen 127.0.0.1:0 --health-listen 127.0.0.1:0 --request-head-timeout 2s --data-dir {}",
+        dir.path().display()
+    );
+    let mut child = Command::new("bash")
+        .args(["-c", &script])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            for marker in ["listening on http://", "health checks on http://"] {
+                if let Some(rest) = line.split(marker).nth(1) {
+                    let addr = rest.split_whitespace().next().unwrap_or("").to_owned();
+                    let _ = tx.send((marker, addr));
+                }
+            }
+        }
+    });
+    let served = Served {
+        child,
+        addr: String::new(),
+    };
+    let mut main = String::new();
+    let mut health = String::new();
+    while main.is_empty() || health.is_empty() {
+        let (marker, addr) = rx
+            .recv_timeout(WAIT)
+            .expect("the server logs its addresses");
+        if marker.starts_with("listening") {
+            main = addr;
+        } else {
+            health = addr;
+        }
+    }
+
+    // More connections than the server has descriptors, each sending
+    // nothing: the kernel queues what the server does not accept.
+    let held: Vec<TcpStream> = (0..400)
+        .map(|_| TcpStream::connect(&main).expect("the backlog takes it"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let answer = get(&health, "/healthz", Duration::from_secs(5))
+        .expect("the health port answers with every connection taken");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    // The idle ones are closed after the head deadline, the queued ones are
+    // accepted and closed in turn, and the main port serves again.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match get(&main, "/healthz", Duration::from_secs(3)) {
+            Ok(answer) if answer.starts_with("HTTP/1.1 200") => break,
+            other => assert!(
+                Instant::now() < deadline,
+                "the main port never recovered: {other:?}"
+            ),
+        }
+    }
+    drop(held);
+    drop(served);
+}

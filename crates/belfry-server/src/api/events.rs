@@ -21,11 +21,13 @@ use axum::routing::get;
 use belfry_proto::Severity;
 use bytes::{Bytes, BytesMut};
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+use tokio::sync::watch;
 use tokio::time::{Interval, MissedTickBehavior, Sleep};
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use crate::auth::{Admin, unix_now};
 use crate::broker::BusMessage;
+use crate::client_addr::ClientAddr;
 use crate::error::ApiError;
 use crate::limits::{LimitExceeded, StreamSlot};
 use crate::sse;
@@ -108,6 +110,7 @@ fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
 async fn events(
     State(state): State<AppState>,
     Admin(admin): Admin,
+    client: ClientAddr,
     takeover: Option<Extension<Takeover>>,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
@@ -174,8 +177,9 @@ async fn events(
     // `direct`: written by the front door, outside hyper (a stream opened
     // on a kept-alive connection is not).
     let direct = takeover.is_some();
-    tracing::info!(resume_from, cursor, direct, "stream opened");
+    tracing::info!(client = %client.0, resume_from, cursor, direct, "stream opened");
     state.metrics.connected_streams.inc();
+    let revoked = state.revocations.subscribe();
     let session = Session {
         catching_up: cursor < head,
         shutdown: Box::pin(state.shutdown.clone().cancelled_owned()),
@@ -187,6 +191,7 @@ async fn events(
         deadline: Box::pin(tokio::time::sleep(Duration::from_secs(remaining))),
         out,
         end: None,
+        revoked,
         sub: admin.sub,
         session_id: admin.session_id,
         opened: Instant::now(),
@@ -235,10 +240,21 @@ pub(crate) struct Session {
     out: VecDeque<Bytes>,
     /// Why the stream ends, once it does; remaining `out` is written first.
     end: Option<&'static str>,
+    /// Revocations as they are read from the store, watched only while
+    /// a write waits for the client (see [`Session::must_end`]).
+    revoked: watch::Receiver<Arc<[Revocation]>>,
     sub: String,
     session_id: Option<String>,
     opened: Instant,
     _slot: StreamSlot,
+}
+
+/// Whether `revocation` ends the stream of `sub` in sign-in `session_id`.
+fn applies(revocation: &Revocation, sub: &str, session_id: Option<&str>) -> bool {
+    match revocation {
+        Revocation::User(user) => user == sub,
+        Revocation::Session(sid) => session_id == Some(sid.as_str()),
+    }
 }
 
 impl Session {
@@ -276,6 +292,37 @@ impl Session {
                 _ = self.keepalive.tick() => self.out.push_back(sse::KEEPALIVE),
             }
         }
+    }
+
+    /// Resolves when the stream must end whatever its client does: the
+    /// token expired, its sign-in was revoked, or the server is shutting
+    /// down. For a writer whose socket is full: these do not wait for it.
+    pub(crate) async fn must_end(&mut self) -> &'static str {
+        loop {
+            tokio::select! {
+                () = &mut self.deadline => return "token_expired",
+                () = &mut self.shutdown => return "shutdown",
+                changed = self.revoked.changed() => {
+                    if changed.is_err() {
+                        return "shutdown";
+                    }
+                    let list = self.revoked.borrow_and_update().clone();
+                    if list.iter().any(|r| applies(r, &self.sub, self.session_id.as_deref())) {
+                        return "revoked";
+                    }
+                }
+            }
+        }
+    }
+
+    /// The writer closed the connection without waiting for the client.
+    pub(crate) fn dropped(&mut self, reason: &'static str) {
+        self.state
+            .metrics
+            .streams_dropped
+            .get_or_create(&[("reason", reason)])
+            .inc();
+        self.end = Some(reason);
     }
 
     /// Takes what else is already on the bus, up to [`MAX_BATCH`] messages,
@@ -333,11 +380,7 @@ impl Session {
             Ok(BusMessage::ToAll(frame)) => self.out.push_back(frame),
             Ok(BusMessage::CatchUp) => self.catching_up = true,
             Ok(BusMessage::Revoked(r)) => {
-                let ended = match &r {
-                    Revocation::User(sub) => *sub == self.sub,
-                    Revocation::Session(sid) => self.session_id.as_ref() == Some(sid),
-                };
-                if ended {
+                if applies(&r, &self.sub, self.session_id.as_deref()) {
                     self.out.push_back(sse::expired_frame(
                         "this sign-in was revoked (signed out or disabled); sign in again",
                     ));

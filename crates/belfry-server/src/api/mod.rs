@@ -12,6 +12,7 @@ use axum::Router;
 use axum::http::{StatusCode, Uri};
 use axum::response::IntoResponse;
 
+use crate::config::MAX_REQUEST_BYTES;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -33,6 +34,10 @@ pub fn router(state: AppState) -> Router {
     };
     let router = router
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            body_in_time,
+        ))
         .with_state(state);
     let router = with_security_headers(router);
     if origins.is_empty() {
@@ -89,6 +94,54 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
             HeaderName::from_static("idempotent-replayed"),
         ])
         .max_age(std::time::Duration::from_secs(600))
+}
+
+/// Reads the whole request body before any handler runs, within
+/// `request_body_timeout`: a client trickling a body (or declaring one and
+/// sending nothing) cannot hold a connection and a task for ever. Bodies
+/// are small (at most [`MAX_REQUEST_BYTES`]), so buffering them costs
+/// nothing a handler would not spend anyway.
+async fn body_in_time(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (parts, body) = request.into_parts();
+    let limit = state.config.request_body_timeout;
+    let read = tokio::time::timeout(limit, axum::body::to_bytes(body, MAX_REQUEST_BYTES)).await;
+    let bytes = match read {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) => {
+            let too_large =
+                std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
+                    e.source()
+                })
+                .any(|e| e.is::<http_body_util::LengthLimitError>());
+            return if too_large {
+                ApiError::PayloadTooLarge {
+                    limit: MAX_REQUEST_BYTES,
+                }
+            } else {
+                ApiError::BadRequest {
+                    code: "unreadable_body",
+                    message: format!("the request body could not be read ({e})"),
+                }
+            }
+            .into_response();
+        }
+        Err(_) => {
+            tracing::info!(path = %parts.uri.path(), "request body timed out");
+            return ApiError::RequestTimeout {
+                secs: limit.as_secs(),
+            }
+            .into_response();
+        }
+    };
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
 }
 
 async fn not_found(uri: Uri) -> ApiError {

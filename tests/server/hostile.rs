@@ -1,0 +1,193 @@
+//! Clients that do not play along: sockets that send nothing, half a head,
+//! half a body, or stop reading a stream. Each is closed on time and costs
+//! the clients that do play along nothing.
+
+use std::time::{Duration, Instant};
+
+use belfry_e2e::{TestServer, WAIT};
+use serde_json::json;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+/// Reads until the server closes the connection (or resets it); returns
+/// what arrived and when the connection ended.
+async fn until_closed(mut tcp: TcpStream) -> (String, Instant) {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read = tokio::time::timeout(WAIT, async {
+        loop {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the server kept the connection open");
+    (String::from_utf8_lossy(&seen).into_owned(), Instant::now())
+}
+
+#[tokio::test]
+async fn idle_and_trickling_connections_are_closed_on_time_while_real_clients_are_served() {
+    let app = TestServer::spawn_with(|c| {
+        c.request_head_timeout = Duration::from_secs(1);
+        c.request_body_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let host = app.addr;
+    let kinds: [(&str, String); 4] = [
+        ("nothing at all", String::new()),
+        (
+            "half a head",
+            format!("POST /api/notifications HTTP/1.1\r\nHost: {host}\r\n"),
+        ),
+        (
+            "half a body",
+            format!(
+                "POST /api/notifications HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"kind\""
+            ),
+        ),
+        (
+            "idle after a finished request",
+            format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n"),
+        ),
+    ];
+    const EACH: usize = 40;
+    let opened = Instant::now();
+    let mut held = Vec::new();
+    for (kind, bytes) in &kinds {
+        for _ in 0..EACH {
+            let mut tcp = TcpStream::connect(app.addr).await.unwrap();
+            tcp.write_all(bytes.as_bytes()).await.unwrap();
+            held.push((*kind, tokio::spawn(until_closed(tcp))));
+        }
+    }
+
+    // Meanwhile the real clients get everything done.
+    let mut stream = app.connect(&app.admin_token("ann"), None, "").await;
+    stream.ready().await;
+    let n = app.publish_titled("still served").await;
+    assert_eq!(stream.notifications(1).await, [n]);
+
+    for (kind, task) in held {
+        let (answer, closed) = task.await.unwrap();
+        let took = closed - opened;
+        assert!(
+            took < Duration::from_secs(6),
+            "{kind}: closed after {took:?}, deadline 1 s"
+        );
+        match kind {
+            "half a body" => assert!(answer.starts_with("HTTP/1.1 408"), "{kind}: {answer}"),
+            "idle after a finished request" => {
+                assert!(answer.starts_with("HTTP/1.1 200"), "{kind}: {answer}")
+            }
+            _ => assert!(answer.is_empty(), "{kind}: {answer}"),
+        }
+    }
+    // The stream was written to all along, so its deadline never fired.
+    let n = app.publish_titled("and after").await;
+    assert_eq!(stream.notifications(1).await, [n]);
+}
+
+/// Opens a stream with `token` on a socket with a small receive buffer and
+/// never reads from it.
+async fn stalled_stream(app: &TestServer, token: &str) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut tcp = socket.connect(app.addr).await.unwrap();
+    let request = format!(
+        "GET /api/admin/events HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\r\n",
+        app.addr
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    tcp
+}
+
+/// Publishes more than the kernel buffers of a stream that is not read
+/// hold (the send buffer grows to 4 MiB here), so the server's writer
+/// waits on the socket.
+async fn fill(app: &TestServer) {
+    let blob = "x".repeat(15 * 1024);
+    let token = app.publish_token();
+    for i in 0..400 {
+        let body = json!({"kind": "order.created", "title": format!("filler {i}"), "data": {"blob": blob}});
+        let res = app.publish_raw(Some(&token), body.to_string(), None).await;
+        assert_eq!(res.status(), 201);
+    }
+}
+
+async fn wait_for_metric(app: &TestServer, name: &str, value: f64) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let now = app.metric(name).await;
+        if now == value {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} stayed at {now}, expected {value}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_stream_whose_client_stops_reading_is_closed_after_the_write_deadline() {
+    let app = TestServer::spawn_with(|c| c.stream_write_timeout = Duration::from_secs(1)).await;
+    let _tcp = stalled_stream(&app, &app.admin_token("ann")).await;
+    wait_for_metric(&app, "belfry_connected_streams", 1.0).await;
+    fill(&app).await;
+    wait_for_metric(&app, "belfry_connected_streams", 0.0).await;
+    assert_eq!(
+        app.metric(r#"belfry_streams_dropped_total{reason="write_timeout"}"#)
+            .await,
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn token_expiry_ends_a_stream_whose_client_stops_reading_without_waiting_for_it() {
+    // The write deadline is far away: only the expiry can end the stream.
+    let app = TestServer::spawn_with(|c| c.stream_write_timeout = Duration::from_secs(600)).await;
+    let exp = belfry_e2e::now() + 4;
+    let token = app.sign(json!({"sub": "ann", "role": "admin", "exp": exp}));
+    let _tcp = stalled_stream(&app, &token).await;
+    wait_for_metric(&app, "belfry_connected_streams", 1.0).await;
+    fill(&app).await;
+    wait_for_metric(&app, "belfry_connected_streams", 0.0).await;
+    assert_eq!(
+        app.metric(r#"belfry_streams_dropped_total{reason="token_expired"}"#)
+            .await,
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn signing_out_ends_a_stream_whose_client_stops_reading_without_waiting_for_it() {
+    let app = TestServer::spawn_with(|c| c.stream_write_timeout = Duration::from_secs(600)).await;
+    app.create_user("ann@shop.example", "correct horse battery", true)
+        .await;
+    let tokens: belfry_proto::TokenResponse = app
+        .login("ann@shop.example", "correct horse battery")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let _tcp = stalled_stream(&app, &tokens.access_token).await;
+    wait_for_metric(&app, "belfry_connected_streams", 1.0).await;
+    fill(&app).await;
+    let res = app
+        .http
+        .post(app.url("/api/auth/logout"))
+        .json(&json!({"refresh_token": tokens.refresh_token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    wait_for_metric(&app, "belfry_connected_streams", 0.0).await;
+    assert_eq!(
+        app.metric(r#"belfry_streams_dropped_total{reason="revoked"}"#)
+            .await,
+        1.0
+    );
+}
