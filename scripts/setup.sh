@@ -10,10 +10,11 @@ set -euo pipefail
 # against WebKitGTK 4.1, the Ayatana tray indicator, librsvg, libxdo and
 # OpenSSL; its tests run under Xvfb with WebKitWebDriver, and ImageMagick
 # takes the screenshots. nginx (nginx-light) is the real reverse proxy the
-# client-address tests sign in through.
+# client-address tests sign in through; sqlite3 takes the backups that the
+# restore test restores, as docs/operations.md does.
 packages=(build-essential pkg-config ca-certificates postgresql redis-server dbus-bin dbus-daemon gnome-keyring chromium
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev
-  xvfb xauth x11-utils webkit2gtk-driver imagemagick nginx-light)
+  xvfb xauth x11-utils webkit2gtk-driver imagemagick nginx-light sqlite3)
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -202,3 +202,40 @@ async fn the_health_port_answers_apart_and_reports_a_stalled_runtime() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn after_a_restore_ids_continue_in_a_fresh_block_and_clients_from_the_lost_history_reset() {
+    let mut app = TestServer::spawn().await;
+    let token = app.admin_token("ann");
+    let mut kept = Vec::new();
+    for title in ["one", "two", "three"] {
+        kept.push(app.publish_titled(title).await);
+    }
+    // As `belfry-server restore` does after putting a backup of these three
+    // in place, over a store that had handed out ids up to 10.
+    let restore = app.state.store.mark_restored(10).await.unwrap();
+    assert_eq!(restore.floor, 3);
+    assert!(
+        restore.base > 10 && restore.base % 1_000_000_000 == 0,
+        "{restore:?}"
+    );
+    app.restart().await;
+
+    let n = app.publish_titled("after").await;
+    assert_eq!(n.id, restore.base);
+    // Saw 7 before the restore: 4..=10 are not what this store holds.
+    let mut s = app.connect(&token, Some(7), "").await;
+    s.ready().await;
+    let f = s.next_event().await;
+    assert_eq!(f.event.as_deref(), Some("reset"), "{f:?}");
+    // Saw 2, which the backup has: 3, then the new one, no reset.
+    let mut s = app.connect(&token, Some(2), "").await;
+    s.ready().await;
+    let got: Vec<u64> = s.notifications(2).await.iter().map(|n| n.id).collect();
+    assert_eq!(got, [kept[2].id, n.id]);
+    assert_eq!(
+        app.state.store.restores().await.unwrap(),
+        [restore],
+        "recorded"
+    );
+}

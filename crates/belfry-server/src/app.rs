@@ -67,6 +67,28 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     })
 }
 
+/// Takes the data directory's lock file, so that no other server and no
+/// `restore` uses the same SQLite database meanwhile. Held until dropped.
+pub fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let path = dir.join("belfry.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another belfry-server is using {}: stop it first",
+            dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}
+
 /// A server that is bound and ready to run.
 pub struct Server {
     state: AppState,
@@ -74,6 +96,8 @@ pub struct Server {
     health: Option<HealthPort>,
     writer: JoinHandle<()>,
     writer_stop: CancellationToken,
+    /// The data directory's lock, with the embedded store.
+    lock: Option<std::fs::File>,
 }
 
 impl Server {
@@ -103,7 +127,16 @@ impl Server {
         let minter = secret
             .as_ref()
             .map(|s| Arc::new(Minter::new(s, &config.jwt)));
+        let lock = match config.store {
+            None => Some(lock_data_dir(&config.data_dir)?),
+            Some(_) => None,
+        };
         let store = open_store(&config).await?;
+        let restores: Arc<[crate::store::Restore]> = store
+            .restores()
+            .await
+            .context("cannot read the store's restores")?
+            .into();
         let broker: Arc<dyn Broker> = match &config.broker {
             Some(url) => RedisBroker::start(
                 url.expose_secret(),
@@ -145,6 +178,7 @@ impl Server {
                     std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
                 )),
                 signin: Arc::default(),
+                restores,
                 revocations: Arc::new(tokio::sync::watch::Sender::new(Arc::from([]))),
                 shutdown,
             },
@@ -152,6 +186,7 @@ impl Server {
             health,
             writer,
             writer_stop,
+            lock,
         })
     }
 
@@ -181,6 +216,7 @@ impl Server {
             health,
             writer,
             writer_stop,
+            lock,
         } = self;
         let addr = listener.local_addr()?;
         tracing::info!("listening on http://{addr}");
@@ -260,6 +296,7 @@ impl Server {
         writer_stop.cancel();
         let _ = writer.await;
         store.close().await;
+        drop(lock);
         tracing::info!("stopped");
         Ok(())
     }

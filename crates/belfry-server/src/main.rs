@@ -30,6 +30,17 @@ enum Command {
     Token(TokenArgs),
     /// Manage local accounts for self-hosted sign-in.
     User(UserArgs),
+    /// After restoring a backup: start new ids above any handed out before, so clients that saw them refetch instead of missing notifications.
+    Restore(RestoreArgs),
+}
+
+#[derive(Args)]
+struct RestoreArgs {
+    #[command(flatten)]
+    settings: SettingsArgs,
+    /// A SQLite backup to put in place of the data directory's database first (the server must be stopped). Without it, the configured store is taken as restored already (after pg_restore, say).
+    #[arg(long, value_name = "FILE")]
+    from: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -272,6 +283,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(*args),
         Command::Token(args) => token(args),
         Command::User(args) => user(args),
+        Command::Restore(args) => restore(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -394,6 +406,58 @@ fn token(args: TokenArgs) -> anyhow::Result<()> {
     let token = Minter::new(&secret, &config.jwt).mint(sub, email, role, &scope, args.ttl)?;
     println!("{token}");
     Ok(())
+}
+
+fn restore(args: RestoreArgs) -> anyhow::Result<()> {
+    use belfry_server::store::{NotificationStore as _, SqliteStore};
+    let config = args.settings.load(Settings::default())?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let mut known = 0;
+        // Held until the restore is recorded: no server may open the
+        // database meanwhile.
+        let mut _lock = None;
+        if let Some(from) = &args.from {
+            anyhow::ensure!(
+                config.store.is_none(),
+                "--from puts a SQLite backup in place; for PostgreSQL, restore with pg_restore, then run `belfry-server restore` without --from"
+            );
+            anyhow::ensure!(from.is_file(), "{} is not a file", from.display());
+            std::fs::create_dir_all(&config.data_dir)
+                .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+            _lock = Some(belfry_server::app::lock_data_dir(&config.data_dir)?);
+            let db = config.database_path();
+            if db.exists() {
+                // The database being replaced may have handed out ids the
+                // backup never saw.
+                match SqliteStore::open(&db).await {
+                    Ok(current) => {
+                        known = current.last_id().await.unwrap_or(0);
+                        current.close().await;
+                    }
+                    Err(e) => eprintln!("note: cannot read the current database ({e}); continuing"),
+                }
+            }
+            // Copied beside it and renamed over it: never half a database.
+            let staging = db.with_extension("db.restoring");
+            std::fs::copy(from, &staging)
+                .with_context(|| format!("cannot copy {}", from.display()))?;
+            std::fs::File::open(&staging).and_then(|f| f.sync_all())?;
+            for stale in ["belfry.db-wal", "belfry.db-shm"] {
+                let _ = std::fs::remove_file(config.data_dir.join(stale));
+            }
+            std::fs::rename(&staging, &db)
+                .with_context(|| format!("cannot replace {}", db.display()))?;
+        }
+        let store = belfry_server::app::open_store(&config).await?;
+        let restore = store.mark_restored(known).await?;
+        store.close().await;
+        eprintln!(
+            "restored: the backup's notifications end at id {}; new ones start at id {}. Clients that saw an id in between before the restore refetch their inbox when they reconnect.",
+            restore.floor, restore.base
+        );
+        Ok(())
+    })
 }
 
 fn read_password(from_stdin: bool) -> anyhow::Result<String> {

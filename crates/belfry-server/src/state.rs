@@ -11,7 +11,7 @@ use crate::limits::StreamLimits;
 use crate::metrics::Metrics;
 use crate::password::PasswordChecker;
 use crate::publish::Publisher;
-use crate::store::{Revocation, Store};
+use crate::store::{Restore, Revocation, Store};
 use crate::throttle::SigninThrottle;
 
 #[derive(Clone)]
@@ -29,6 +29,9 @@ pub struct AppState {
     /// Sign-in password checks, a bounded number at a time.
     pub passwords: Arc<PasswordChecker>,
     pub signin: Arc<SigninThrottle>,
+    /// Restores recorded in the store, read at start (a restore is done
+    /// with every server stopped).
+    pub restores: Arc<[Restore]>,
     /// The latest revocations read from the store, for streams whose
     /// client is not reading (they do not see the bus meanwhile).
     pub revocations: Arc<tokio::sync::watch::Sender<Arc<[Revocation]>>>,

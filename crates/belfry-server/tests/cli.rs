@@ -118,6 +118,11 @@ fn serve_with_demo_and_a_minted_token_streams_notifications_then_stops_on_sigter
     assert!(seen.starts_with("HTTP/1.1 200"), "{seen}");
     assert!(seen.contains("event: ready"));
 
+    stop(&mut served);
+}
+
+/// SIGTERM, then waits for a clean exit.
+fn stop(served: &mut Served) {
     let pid = served.child.id().to_string();
     assert!(
         Command::new("kill")
@@ -459,4 +464,154 @@ fn with_every_connection_taken_the_health_port_still_answers_and_the_main_port_r
     }
     drop(held);
     drop(served);
+}
+
+/// Publishes one notification titled `title` over a plain socket; its id.
+fn publish(addr: &str, token: &str, title: &str) -> u64 {
+    let body = format!(r#"{{"kind":"order.created","title":"{title}"}}"#);
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        tcp,
+        "POST /api/notifications HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    tcp.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    let json = response.split("\r\n\r\n").nth(1).unwrap();
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    v["id"].as_u64().unwrap()
+}
+
+/// Opens a stream resuming from `last_event_id` and reads until `needle`.
+fn resume_until(addr: &str, token: &str, last_event_id: u64, needle: &str) -> String {
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        tcp,
+        "GET /api/admin/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nLast-Event-ID: {last_event_id}\r\n\r\n"
+    )
+    .unwrap();
+    let deadline = Instant::now() + WAIT;
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    while !seen.contains(needle) {
+        assert!(
+            Instant::now() < deadline,
+            "never saw {needle:?} in:\n{seen}"
+        );
+        let n = tcp.read(&mut buf).expect("stream keeps sending");
+        assert!(n > 0, "stream ended before {needle:?}:\n{seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    seen
+}
+
+fn token_for(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = mint(dir, args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn after_the_documented_backup_and_restore_no_id_is_handed_out_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut served = serve(dir.path(), &[]);
+    let admin = token_for(
+        dir.path(),
+        &["--email", "ann@shop.example", "--role", "admin"],
+    );
+    let publisher = token_for(dir.path(), &["--scope", "publish", "--sub", "orders"]);
+    for i in 0..5 {
+        publish(&served.addr, &publisher, &format!("before the backup {i}"));
+    }
+    // docs/operations.md, Backup and restore: SQLite's online backup.
+    let backup = dir.path().join("backup.db");
+    let out = Command::new("sqlite3")
+        .arg(dir.path().join("belfry.db"))
+        .arg(format!(".backup '{}'", backup.display()))
+        .output()
+        .expect("sqlite3 runs (scripts/setup.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut seen_before = 0;
+    for i in 0..5 {
+        seen_before = publish(
+            &served.addr,
+            &publisher,
+            &format!("lost in the restore {i}"),
+        );
+    }
+    assert_eq!(seen_before, 10);
+
+    let restore = |extra: &[&str]| {
+        Command::new(BIN)
+            .args(["restore", "--data-dir"])
+            .arg(dir.path())
+            .arg("--from")
+            .arg(&backup)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = restore(&[]);
+    assert_eq!(out.status.code(), Some(1), "refused while the server runs");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("stop it first"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stop(&mut served);
+    let out = restore(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let served = serve(dir.path(), &[]);
+    let mut after = Vec::new();
+    for i in 0..7 {
+        after.push(publish(
+            &served.addr,
+            &publisher,
+            &format!("after the restore {i}"),
+        ));
+    }
+    assert!(
+        after[0] > seen_before && after[0] % 1_000_000_000 == 0,
+        "new ids start at a fresh block: {after:?}"
+    );
+    // A client that saw id 10, lost with the restore, is told to refetch.
+    let seen = resume_until(&served.addr, &admin, seen_before, "event: reset");
+    assert!(!seen.contains("event: notification"), "{seen}");
+    // A client that saw id 3 (in the backup) gets 4, 5, then the new ones.
+    let last = after.last().unwrap().to_string();
+    let seen = resume_until(&served.addr, &admin, 3, &format!("id: {last}\n"));
+    assert!(!seen.contains("event: reset"), "{seen}");
+    let ids: Vec<&str> = seen
+        .lines()
+        .filter_map(|l| l.strip_prefix("id: "))
+        .collect();
+    let expected: Vec<String> = ["3", "4", "5"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(after.iter().map(u64::to_string))
+        .collect();
+    assert_eq!(ids, expected, "the ready id, then every notification once");
 }

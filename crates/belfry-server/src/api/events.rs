@@ -146,6 +146,10 @@ async fn events(
             head,
             Some("Last-Event-ID is newer than anything this server stored"),
         ),
+        Some(n) if state.restores.iter().any(|r| r.discarded(n)) => (
+            head,
+            Some("the server's store was restored from a backup taken before Last-Event-ID"),
+        ),
         Some(n) if n < state.store.pruned_through().await? => (head, Some(PRUNED)),
         Some(n) => match state.store.first_id().await? {
             Some(first) if n + 1 < first => (head, Some(PRUNED)),

@@ -4,7 +4,7 @@
 use belfry_proto::{Severity, UnreadCounts};
 use time::OffsetDateTime;
 
-use super::{Revocation, StoreError};
+use super::{Restore, Revocation, StoreError};
 
 pub(super) fn to_millis(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000_000) as i64
@@ -32,6 +32,18 @@ pub(super) fn severity_from_rank(r: i64) -> Result<Severity, StoreError> {
 
 pub(super) fn id_from(v: i64) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("id {v}")))
+}
+
+/// `restores` rows, `(floor, base)`.
+pub(super) fn restores(rows: Vec<(i64, i64)>) -> Result<Vec<Restore>, StoreError> {
+    rows.into_iter()
+        .map(|(floor, base)| {
+            Ok(Restore {
+                floor: id_from(floor)?,
+                base: id_from(base)?,
+            })
+        })
+        .collect()
 }
 
 /// A `revocations` row's scope and subject.

@@ -72,6 +72,41 @@ impl Appended {
     }
 }
 
+/// Ids after a restore start at a multiple of this, above every id known
+/// to have been handed out...
+pub const RESTORE_BLOCK: u64 = 1_000_000_000;
+/// ...picked at random among this many blocks, so that restoring the same
+/// backup twice does not hand out the same ids twice. The largest id this
+/// allows (~10^15 after a thousand restores) is still exact in JavaScript.
+const RESTORE_SPREAD: u64 = 1024;
+
+/// A restore from a backup, as recorded in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Restore {
+    /// The highest id the restored backup had handed out.
+    pub floor: u64,
+    /// The first id handed out after the restore.
+    pub base: u64,
+}
+
+impl Restore {
+    /// Whether `id` may have been handed out in a history the restore
+    /// discarded (after the backup, before the restore).
+    pub fn discarded(&self, id: u64) -> bool {
+        id > self.floor && id < self.base
+    }
+
+    /// Where ids continue after restoring a store whose highest id is
+    /// `floor`, when ids up to `known` may have been handed out.
+    pub(crate) fn after(floor: u64, known: u64) -> Self {
+        let block = floor.max(known) / RESTORE_BLOCK + 1 + rand::random_range(0..RESTORE_SPREAD);
+        Self {
+            floor,
+            base: block * RESTORE_BLOCK,
+        }
+    }
+}
+
 /// Every store capability, as one object-safe trait.
 pub trait Store: NotificationStore + InboxStore + AccountStore {}
 
@@ -110,6 +145,14 @@ pub trait NotificationStore: Send + Sync + 'static {
     /// The highest id retention ever deleted (0 when none): a client resuming
     /// from before it may have missed something and must refetch.
     async fn pruned_through(&self) -> Result<u64, StoreError>;
+
+    /// Records that this store was just restored from a backup: new ids
+    /// start at a fresh block above anything it or `known_high` (the
+    /// replaced store's highest id, when it could be read) handed out.
+    async fn mark_restored(&self, known_high: u64) -> Result<Restore, StoreError>;
+
+    /// Every restore recorded, oldest first.
+    async fn restores(&self) -> Result<Vec<Restore>, StoreError>;
 
     /// Forgets idempotency keys created before `before`; returns how many.
     async fn prune_idempotency_keys(&self, before: OffsetDateTime) -> Result<u64, StoreError>;

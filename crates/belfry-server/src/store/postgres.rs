@@ -21,7 +21,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use time::OffsetDateTime;
 
 use super::convert::{from_millis, id_from, severity_from_rank, severity_rank, to_millis};
-use super::{Append, Appended, NotificationStore, StoreError};
+use super::{Append, Appended, NotificationStore, Restore, StoreError};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -248,6 +248,37 @@ impl NotificationStore for PgStore {
         }
         tx.commit().await?;
         Ok(deleted)
+    }
+
+    async fn mark_restored(&self, known_high: u64) -> Result<Restore, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // The counter's lock, as an append takes it: no id is handed out
+        // between reading it and moving it.
+        let floor: i64 = sqlx::query_scalar("SELECT value FROM notification_counter FOR UPDATE")
+            .fetch_one(&mut *tx)
+            .await?;
+        let restore = Restore::after(id_from(floor)?, known_high);
+        let next = i64::try_from(restore.base - 1)
+            .map_err(|_| StoreError::Corrupt(format!("id {}", restore.base)))?;
+        sqlx::query("UPDATE notification_counter SET value = $1")
+            .bind(next)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO restores (floor, base, at) VALUES ($1, $2, $3)")
+            .bind(floor)
+            .bind(next + 1)
+            .bind(to_millis(OffsetDateTime::now_utc()))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(restore)
+    }
+
+    async fn restores(&self) -> Result<Vec<Restore>, StoreError> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT floor, base FROM restores ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        super::convert::restores(rows)
     }
 
     async fn pruned_through(&self) -> Result<u64, StoreError> {

@@ -15,7 +15,7 @@ use sqlx::{Row, SqlitePool};
 use time::OffsetDateTime;
 
 use super::convert::{from_millis, id_from, severity_from_rank, severity_rank, to_millis};
-use super::{Append, Appended, NotificationStore, StoreError};
+use super::{Append, Appended, NotificationStore, Restore, StoreError};
 
 /// Connections in the pool: one for the writer, the rest for streams
 /// replaying history. More would only queue on SQLite's file lock.
@@ -253,6 +253,48 @@ impl NotificationStore for SqliteStore {
         }
         tx.commit().await?;
         Ok(deleted)
+    }
+
+    async fn mark_restored(&self, known_high: u64) -> Result<Restore, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let floor: i64 = sqlx::query_scalar(
+            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'notifications'), 0),
+                        COALESCE((SELECT MAX(id) FROM notifications), 0))",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let restore = Restore::after(id_from(floor)?, known_high);
+        let next = i64::try_from(restore.base - 1)
+            .map_err(|_| StoreError::Corrupt(format!("id {}", restore.base)))?;
+        // AUTOINCREMENT continues after sqlite_sequence, which SQLite lets
+        // ordinary statements change.
+        let updated =
+            sqlx::query("UPDATE sqlite_sequence SET seq = ? WHERE name = 'notifications'")
+                .bind(next)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if updated == 0 {
+            sqlx::query("INSERT INTO sqlite_sequence (name, seq) VALUES ('notifications', ?)")
+                .bind(next)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("INSERT INTO restores (floor, base, at) VALUES (?, ?, ?)")
+            .bind(floor)
+            .bind(next + 1)
+            .bind(to_millis(OffsetDateTime::now_utc()))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(restore)
+    }
+
+    async fn restores(&self) -> Result<Vec<Restore>, StoreError> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT floor, base FROM restores ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        super::convert::restores(rows)
     }
 
     async fn pruned_through(&self) -> Result<u64, StoreError> {
