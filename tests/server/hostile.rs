@@ -191,3 +191,46 @@ async fn signing_out_ends_a_stream_whose_client_stops_reading_without_waiting_fo
         1.0
     );
 }
+
+#[tokio::test]
+async fn a_stream_served_on_a_kept_alive_connection_outlives_the_head_deadline() {
+    let app = TestServer::spawn_with(|c| {
+        c.request_head_timeout = Duration::from_secs(1);
+        c.keepalive = Duration::from_secs(1);
+    })
+    .await;
+    let mut tcp = TcpStream::connect(app.addr).await.unwrap();
+    // A first request, so the stream is served by hyper, not the front door.
+    let host = app.addr;
+    let token = app.admin_token("ann");
+    tcp.write_all(
+        format!(
+            "GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\nGET /api/admin/events HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    let mut read_until = async |needle: &str, seen: &mut String| {
+        tokio::time::timeout(WAIT, async {
+            while !seen.contains(needle) {
+                let n = tcp.read(&mut buf).await.unwrap();
+                assert!(n > 0, "closed before {needle:?}: {seen}");
+                seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no {needle:?} in {seen}"));
+    };
+    read_until("event: ready", &mut seen).await;
+    // Three keepalives, so three head deadlines, later it is still open.
+    seen.clear();
+    for _ in 0..3 {
+        read_until(": keepalive\n", &mut seen).await;
+        seen = seen.replacen(": keepalive\n", "", 1);
+    }
+    let n = app.publish_titled("three seconds on").await;
+    read_until(&format!("id: {}\n", n.id), &mut seen).await;
+}

@@ -362,25 +362,52 @@ async fn write_all(
     session: &mut Session,
     write_timeout: Duration,
 ) -> Result<(), Stop> {
-    let mut stalled: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
-    while !slices.is_empty() {
+    // The usual case: the socket takes it all at once.
+    loop {
         match tcp.try_write_vectored(slices) {
             Ok(0) => return Err(Stop::Broken),
             Ok(n) => {
                 IoSlice::advance_slices(&mut slices, n);
-                stalled = None;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                let deadline =
-                    stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(write_timeout)));
-                tokio::select! {
-                    writable = tcp.writable() => writable.map_err(|_| Stop::Broken)?,
-                    () = deadline.as_mut() => return Err(Stop::Dropped("write_timeout")),
-                    reason = session.must_end() => return Err(Stop::Dropped(reason)),
+                if slices.is_empty() {
+                    return Ok(());
                 }
             }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
             Err(_) => return Err(Stop::Broken),
         }
     }
-    Ok(())
+    // Boxed: every stream's task is as large as its largest state, and
+    // the waiting below is rare, so it gets its memory only when it waits.
+    Box::pin(wait_and_write(tcp, slices, session, write_timeout)).await
+}
+
+async fn wait_and_write(
+    tcp: &TcpStream,
+    mut slices: &mut [IoSlice<'_>],
+    session: &mut Session,
+    write_timeout: Duration,
+) -> Result<(), Stop> {
+    let mut deadline = Box::pin(tokio::time::sleep(write_timeout));
+    loop {
+        tokio::select! {
+            writable = tcp.writable() => writable.map_err(|_| Stop::Broken)?,
+            () = deadline.as_mut() => return Err(Stop::Dropped("write_timeout")),
+            reason = session.must_end() => return Err(Stop::Dropped(reason)),
+        }
+        match tcp.try_write_vectored(slices) {
+            Ok(0) => return Err(Stop::Broken),
+            Ok(n) => {
+                IoSlice::advance_slices(&mut slices, n);
+                if slices.is_empty() {
+                    return Ok(());
+                }
+                // Progress: the client is reading, however slowly.
+                deadline
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + write_timeout);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => return Err(Stop::Broken),
+        }
+    }
 }

@@ -75,11 +75,6 @@ pub fn verify(password: &str, hash: &str) -> bool {
     })
 }
 
-/// Burns the time of one verification, for unknown emails.
-pub fn verify_dummy(password: &str) {
-    let _ = verify(password, &DUMMY_HASH);
-}
-
 /// Like [`verify`], computing in `memory` (grown when the hash's
 /// parameters need more) instead of a fresh allocation.
 fn verify_in(password: &str, hash: &str, memory: &mut Vec<Block>) -> bool {

@@ -59,11 +59,17 @@ fn mint(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
 /// Opens the event stream over a raw socket and returns what arrived once
 /// `needle` has been seen.
 fn read_stream_until(addr: &str, token: &str, needle: &str) -> String {
+    resume_until(addr, token, None, needle)
+}
+
+/// Like [`read_stream_until`], resuming from `last_event_id` when given.
+fn resume_until(addr: &str, token: &str, last_event_id: Option<u64>, needle: &str) -> String {
     let mut tcp = TcpStream::connect(addr).unwrap();
     tcp.set_read_timeout(Some(WAIT)).unwrap();
+    let resume = last_event_id.map_or(String::new(), |id| format!("Last-Event-ID: {id}\r\n"));
     write!(
         tcp,
-        "GET /api/admin/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n"
+        "GET /api/admin/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n{resume}\r\n"
     )
     .unwrap();
     let deadline = Instant::now() + WAIT;
@@ -485,30 +491,6 @@ fn publish(addr: &str, token: &str, title: &str) -> u64 {
     v["id"].as_u64().unwrap()
 }
 
-/// Opens a stream resuming from `last_event_id` and reads until `needle`.
-fn resume_until(addr: &str, token: &str, last_event_id: u64, needle: &str) -> String {
-    let mut tcp = TcpStream::connect(addr).unwrap();
-    tcp.set_read_timeout(Some(WAIT)).unwrap();
-    write!(
-        tcp,
-        "GET /api/admin/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nLast-Event-ID: {last_event_id}\r\n\r\n"
-    )
-    .unwrap();
-    let deadline = Instant::now() + WAIT;
-    let mut seen = String::new();
-    let mut buf = [0u8; 4096];
-    while !seen.contains(needle) {
-        assert!(
-            Instant::now() < deadline,
-            "never saw {needle:?} in:\n{seen}"
-        );
-        let n = tcp.read(&mut buf).expect("stream keeps sending");
-        assert!(n > 0, "stream ended before {needle:?}:\n{seen}");
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
-    seen
-}
-
 fn token_for(dir: &std::path::Path, args: &[&str]) -> String {
     let out = mint(dir, args);
     assert!(
@@ -598,11 +580,11 @@ fn after_the_documented_backup_and_restore_no_id_is_handed_out_twice() {
         "new ids start at a fresh block: {after:?}"
     );
     // A client that saw id 10, lost with the restore, is told to refetch.
-    let seen = resume_until(&served.addr, &admin, seen_before, "event: reset");
+    let seen = resume_until(&served.addr, &admin, Some(seen_before), "event: reset");
     assert!(!seen.contains("event: notification"), "{seen}");
     // A client that saw id 3 (in the backup) gets 4, 5, then the new ones.
     let last = after.last().unwrap().to_string();
-    let seen = resume_until(&served.addr, &admin, 3, &format!("id: {last}\n"));
+    let seen = resume_until(&served.addr, &admin, Some(3), &format!("id: {last}\n"));
     assert!(!seen.contains("event: reset"), "{seen}");
     let ids: Vec<&str> = seen
         .lines()
