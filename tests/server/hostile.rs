@@ -89,30 +89,38 @@ async fn idle_and_trickling_connections_are_closed_on_time_while_real_clients_ar
     assert_eq!(stream.notifications(1).await, [n]);
 }
 
-/// Opens a stream with `token` on a socket with a small receive buffer and
-/// never reads from it.
+/// Opens a stream with `token` that replays the whole history, on a socket
+/// with a small receive buffer, and never reads from it.
 async fn stalled_stream(app: &TestServer, token: &str) -> TcpStream {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let mut tcp = socket.connect(app.addr).await.unwrap();
     let request = format!(
-        "GET /api/admin/events HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\r\n",
+        "GET /api/admin/events HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nLast-Event-ID: 0\r\n\r\n",
         app.addr
     );
     tcp.write_all(request.as_bytes()).await.unwrap();
     tcp
 }
 
-/// Publishes more than the kernel buffers of a stream that is not read
-/// hold (the send buffer grows to 4 MiB here), so the server's writer
-/// waits on the socket.
+/// Publishes a history larger than the most a socket's send buffer can
+/// grow to here (`tcp_wmem`'s maximum), so that a stream replaying it to
+/// a client that does not read fills its socket at once.
 async fn fill(app: &TestServer) {
+    let wmem_max: usize = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(2)?.parse().ok())
+        .unwrap_or(4 << 20);
     let blob = "x".repeat(15 * 1024);
+    let count = wmem_max * 3 / 2 / blob.len() + 20;
     let token = app.publish_token();
-    for i in 0..400 {
-        let body = json!({"kind": "order.created", "title": format!("filler {i}"), "data": {"blob": blob}});
-        let res = app.publish_raw(Some(&token), body.to_string(), None).await;
-        assert_eq!(res.status(), 201);
+    let body =
+        json!({"kind": "order.created", "title": "filler", "data": {"blob": blob}}).to_string();
+    for _ in 0..count.div_ceil(8) {
+        let batch = (0..8).map(|_| app.publish_raw(Some(&token), body.clone(), None));
+        for res in futures_util::future::join_all(batch).await {
+            assert_eq!(res.status(), 201);
+        }
     }
 }
 
@@ -134,37 +142,38 @@ async fn wait_for_metric(app: &TestServer, name: &str, value: f64) {
 #[tokio::test]
 async fn a_stream_whose_client_stops_reading_is_closed_after_the_write_deadline() {
     let app = TestServer::spawn_with(|c| c.stream_write_timeout = Duration::from_secs(1)).await;
-    let _tcp = stalled_stream(&app, &app.admin_token("ann")).await;
-    wait_for_metric(&app, "belfry_connected_streams", 1.0).await;
     fill(&app).await;
-    wait_for_metric(&app, "belfry_connected_streams", 0.0).await;
-    assert_eq!(
-        app.metric(r#"belfry_streams_dropped_total{reason="write_timeout"}"#)
-            .await,
-        1.0
-    );
+    let _tcp = stalled_stream(&app, &app.admin_token("ann")).await;
+    wait_for_metric(
+        &app,
+        r#"belfry_streams_dropped_total{reason="write_timeout"}"#,
+        1.0,
+    )
+    .await;
+    assert_eq!(app.metric("belfry_connected_streams").await, 0.0);
 }
 
 #[tokio::test]
 async fn token_expiry_ends_a_stream_whose_client_stops_reading_without_waiting_for_it() {
     // The write deadline is far away: only the expiry can end the stream.
     let app = TestServer::spawn_with(|c| c.stream_write_timeout = Duration::from_secs(600)).await;
-    let exp = belfry_e2e::now() + 4;
+    fill(&app).await;
+    let exp = belfry_e2e::now() + 2;
     let token = app.sign(json!({"sub": "ann", "role": "admin", "exp": exp}));
     let _tcp = stalled_stream(&app, &token).await;
-    wait_for_metric(&app, "belfry_connected_streams", 1.0).await;
-    fill(&app).await;
-    wait_for_metric(&app, "belfry_connected_streams", 0.0).await;
-    assert_eq!(
-        app.metric(r#"belfry_streams_dropped_total{reason="token_expired"}"#)
-            .await,
-        1.0
-    );
+    wait_for_metric(
+        &app,
+        r#"belfry_streams_dropped_total{reason="token_expired"}"#,
+        1.0,
+    )
+    .await;
+    assert_eq!(app.metric("belfry_connected_streams").await, 0.0);
 }
 
 #[tokio::test]
 async fn signing_out_ends_a_stream_whose_client_stops_reading_without_waiting_for_it() {
     let app = TestServer::spawn_with(|c| c.stream_write_timeout = Duration::from_secs(600)).await;
+    fill(&app).await;
     app.create_user("ann@shop.example", "correct horse battery", true)
         .await;
     let tokens: belfry_proto::TokenResponse = app
@@ -175,7 +184,6 @@ async fn signing_out_ends_a_stream_whose_client_stops_reading_without_waiting_fo
         .unwrap();
     let _tcp = stalled_stream(&app, &tokens.access_token).await;
     wait_for_metric(&app, "belfry_connected_streams", 1.0).await;
-    fill(&app).await;
     let res = app
         .http
         .post(app.url("/api/auth/logout"))
@@ -184,12 +192,13 @@ async fn signing_out_ends_a_stream_whose_client_stops_reading_without_waiting_fo
         .await
         .unwrap();
     assert_eq!(res.status(), 204);
-    wait_for_metric(&app, "belfry_connected_streams", 0.0).await;
-    assert_eq!(
-        app.metric(r#"belfry_streams_dropped_total{reason="revoked"}"#)
-            .await,
-        1.0
-    );
+    wait_for_metric(
+        &app,
+        r#"belfry_streams_dropped_total{reason="revoked"}"#,
+        1.0,
+    )
+    .await;
+    assert_eq!(app.metric("belfry_connected_streams").await, 0.0);
 }
 
 #[tokio::test]

@@ -20,5 +20,5 @@ pub use inbox::{
 pub use kinds::{KNOWN_KINDS, default_severity, is_valid_kind};
 pub use notification::{
     FieldError, MAX_BODY_CHARS, MAX_DATA_BYTES, MAX_KIND_CHARS, MAX_TITLE_CHARS, NewNotification,
-    Notification, Severity,
+    Notification, Severity, normalised_link,
 };

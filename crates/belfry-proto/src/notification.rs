@@ -216,10 +216,24 @@ impl NewNotification {
     pub fn into_validated(mut self) -> Result<Self, FieldError> {
         self.validate()?;
         if let Some(link) = &self.link {
-            self.link = Some(validate_link(link)?.into());
+            let normalised: String = validate_link(link)?.into();
+            // Percent-encoding and punycode can lengthen it.
+            if normalised.len() > MAX_LINK_BYTES {
+                return Err(field_error(
+                    "link",
+                    format!("is longer than {MAX_LINK_BYTES} bytes once normalised"),
+                ));
+            }
+            self.link = Some(normalised);
         }
         Ok(self)
     }
+}
+
+/// `link` in the normalised form [`NewNotification::into_validated`]
+/// stores, or as it is when it does not parse.
+pub fn normalised_link(link: &str) -> String {
+    url::Url::parse(link).map_or_else(|_| link.to_owned(), String::from)
 }
 
 /// Checks a link and returns its normalised serialisation.

@@ -247,7 +247,7 @@ impl Server {
         let shutdown = state.shutdown.clone();
         let router = crate::api::router(state.clone());
         let files = crate::conn::open_file_limit();
-        let budget = crate::conn::connection_budget(files);
+        let budget = crate::conn::connection_budget(files, state.config.store_pool_size);
         if let Some(files) = files {
             tracing::info!(
                 connections = budget,

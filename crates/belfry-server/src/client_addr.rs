@@ -4,11 +4,16 @@
 //! Behind nginx or Caddy every connection comes from the proxy, so keying
 //! sign-in throttling by the peer would let anyone lock every admin out.
 //! Only when the peer is listed in `trusted_proxies` is `X-Forwarded-For`
-//! (or, without it, `Forwarded`) read, and then from the right: each proxy
-//! appends the address it saw, so the rightmost hop that is not itself a
-//! trusted proxy is the client. Hops to its left were written by the client
-//! and are ignored. A request from any other peer has these headers
-//! ignored entirely, so a client cannot choose its own address.
+//! read, and then from the right: each proxy appends the address it saw,
+//! so the rightmost hop that is not itself a trusted proxy is the client.
+//! Hops to its left were written by the client and are ignored. A request
+//! from any other peer has the header ignored entirely, so a client cannot
+//! choose its own address.
+//!
+//! `Forwarded` (RFC 7239) is not read: a proxy that sets only that one
+//! passes a client's own `X-Forwarded-For` through untouched, and reading
+//! either header then lets the client pick its address. nginx, Caddy,
+//! HAProxy, Traefik and the cloud load balancers all set `X-Forwarded-For`.
 //!
 //! CIDRs are parsed with the `ipnet` crate (already in the tree under hyper).
 
@@ -81,33 +86,15 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, proxies: &[IpNet]) -> IpAddr
     client
 }
 
-/// The hops of `X-Forwarded-For` (every instance, in order), or of the
-/// `for=` parameters of `Forwarded` when there is no `X-Forwarded-For`.
+/// The hops of `X-Forwarded-For`, every instance, in order.
 fn forwarded_for(headers: &HeaderMap) -> Vec<String> {
-    let xff: Vec<String> = headers
+    headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(|hop| hop.trim().to_owned())
         .filter(|hop| !hop.is_empty())
-        .collect();
-    if !xff.is_empty() {
-        return xff;
-    }
-    headers
-        .get_all("forwarded")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|element| {
-            element.split(';').find_map(|pair| {
-                let (name, value) = pair.split_once('=')?;
-                name.trim()
-                    .eq_ignore_ascii_case("for")
-                    .then(|| value.trim().trim_matches('"').to_owned())
-            })
-        })
         .collect()
 }
 
@@ -177,13 +164,12 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_is_read_when_there_is_no_x_forwarded_for() {
+    fn forwarded_is_never_read_and_hops_may_carry_ports() {
         let proxies = ["10.0.0.0/8".parse().unwrap()];
-        let h = headers(&[(
-            "forwarded",
-            r#"for=6.6.6.6, for="[2001:db8::7]:4711";proto=https, for=10.0.0.3"#,
-        )]);
-        assert_eq!(client_ip(ip("10.0.0.1"), &h, &proxies), ip("2001:db8::7"));
+        let h = headers(&[("forwarded", "for=6.6.6.6")]);
+        assert_eq!(client_ip(ip("10.0.0.1"), &h, &proxies), ip("10.0.0.1"));
+        let h = headers(&[("x-forwarded-for", "[2001:db8::7]:4711, 198.51.100.4:80")]);
+        assert_eq!(client_ip(ip("10.0.0.1"), &h, &proxies), ip("198.51.100.4"));
     }
 
     #[test]

@@ -44,10 +44,12 @@ use crate::metrics::Metrics;
 
 /// Descriptors kept back from connections, as a share of the limit...
 const RESERVE_SHARE: u64 = 10;
-/// ...but at least this many (the store's pool, the health port, files)...
-const MIN_RESERVE: u64 = 64;
-/// ...and at most this many.
+/// ...at most this many...
 const MAX_RESERVE: u64 = 1024;
+/// ...and never fewer than the health port's connections, the store's
+/// pool (twice, for reconnects), and this many for the listeners, the
+/// lock file, Redis, the runtime and log files.
+const FIXED_RESERVE: u64 = 32;
 
 /// The process's open-file limit (soft), when it can be read.
 pub fn open_file_limit() -> Option<u64> {
@@ -90,12 +92,14 @@ pub fn raise_open_file_limit() -> Option<u64> {
 }
 
 /// How many connections the main listener may hold open with `limit` file
-/// descriptors: the limit less a reserve for everything else.
-pub fn connection_budget(limit: Option<u64>) -> usize {
+/// descriptors and a store pool of `store_pool`: the limit less a reserve
+/// for everything else.
+pub fn connection_budget(limit: Option<u64>, store_pool: u32) -> usize {
     let Some(limit) = limit else {
         return Semaphore::MAX_PERMITS;
     };
-    let reserve = (limit / RESERVE_SHARE).clamp(MIN_RESERVE, MAX_RESERVE);
+    let needed = crate::health_port::CONNECTIONS as u64 + 2 * u64::from(store_pool) + FIXED_RESERVE;
+    let reserve = (limit / RESERVE_SHARE).min(MAX_RESERVE).max(needed);
     usize::try_from(limit.saturating_sub(reserve))
         .unwrap_or(usize::MAX)
         .clamp(1, Semaphore::MAX_PERMITS)
@@ -104,6 +108,7 @@ pub fn connection_budget(limit: Option<u64>) -> usize {
 /// The right to keep one connection open; given back when dropped.
 pub struct ConnectionSlot {
     _permit: OwnedSemaphorePermit,
+    /// Set once the connection is accepted and counted.
     metrics: Option<Arc<Metrics>>,
 }
 
@@ -139,12 +144,17 @@ impl ConnectionSlots {
             .acquire_owned()
             .await
             .expect("the connection semaphore is never closed");
-        if let Some(m) = &self.metrics {
-            m.open_connections.inc();
-        }
         ConnectionSlot {
             _permit: permit,
-            metrics: self.metrics.clone(),
+            metrics: None,
+        }
+    }
+
+    /// Counts `slot` as an open connection, once one was accepted into it.
+    pub fn opened(&self, slot: &mut ConnectionSlot) {
+        if let Some(m) = &self.metrics {
+            m.open_connections.inc();
+            slot.metrics = Some(m.clone());
         }
     }
 }
@@ -374,10 +384,13 @@ mod tests {
 
     #[test]
     fn the_budget_keeps_a_reserve_below_the_descriptor_limit() {
-        assert_eq!(connection_budget(Some(1024)), 1024 - 102);
-        assert_eq!(connection_budget(Some(256)), 256 - 64);
-        assert_eq!(connection_budget(Some(1_048_576)), 1_048_576 - 1024);
-        assert_eq!(connection_budget(Some(10)), 1);
-        assert_eq!(connection_budget(None), Semaphore::MAX_PERMITS);
+        // 64 for the health port, 20 for a pool of 10, 32 more.
+        assert_eq!(connection_budget(Some(1024), 10), 1024 - 116);
+        assert_eq!(connection_budget(Some(4096), 10), 4096 - 409);
+        assert_eq!(connection_budget(Some(256), 10), 256 - 116);
+        // Nothing left after the reserve: one connection at a time.
+        assert_eq!(connection_budget(Some(256), 100), 1);
+        assert_eq!(connection_budget(Some(1_048_576), 10), 1_048_576 - 1024);
+        assert_eq!(connection_budget(None, 10), Semaphore::MAX_PERMITS);
     }
 }

@@ -82,7 +82,7 @@ async fn accept_loop(
     loop {
         // A slot first: at the budget, new clients wait in the backlog
         // and descriptors stay free for the store and the health port.
-        let slot = tokio::select! {
+        let mut slot = tokio::select! {
             () = stop.cancelled() => return,
             slot = door.slots.take() => slot,
         };
@@ -92,6 +92,7 @@ async fn accept_loop(
         };
         match accepted {
             Ok((tcp, peer)) => {
+                door.slots.opened(&mut slot);
                 // Nagle's algorithm would hold small SSE frames back for up to 40 ms.
                 let _ = tcp.set_nodelay(true);
                 tracker.spawn(first_request(

@@ -30,7 +30,7 @@ const BEAT: Duration = Duration::from_secs(1);
 /// A heartbeat older than this makes `/healthz` here answer 503.
 pub const STALL: Duration = Duration::from_secs(5);
 /// Probes served at once; more wait in the backlog.
-const CONNECTIONS: usize = 64;
+pub const CONNECTIONS: usize = 64;
 /// A probe sends a few hundred bytes and reads a few kilobytes.
 const DEADLINES: Deadlines = Deadlines {
     head: Duration::from_secs(10),

@@ -449,6 +449,9 @@ fn restore(args: RestoreArgs) -> anyhow::Result<()> {
             std::fs::rename(&staging, &db)
                 .with_context(|| format!("cannot replace {}", db.display()))?;
         }
+        if _lock.is_none() && config.store.is_none() {
+            _lock = Some(belfry_server::app::lock_data_dir(&config.data_dir)?);
+        }
         let store = belfry_server::app::open_store(&config).await?;
         let restore = store.mark_restored(known).await?;
         store.close().await;

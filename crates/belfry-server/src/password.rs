@@ -123,7 +123,9 @@ pub struct Busy;
 pub struct PasswordChecker {
     slots: Arc<Semaphore>,
     /// Argon2 working memory of idle slots.
-    idle: Mutex<Vec<Vec<Block>>>,
+    idle: Arc<Mutex<Vec<Vec<Block>>>>,
+    /// Checks run to the end.
+    finished: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl PasswordChecker {
@@ -132,8 +134,14 @@ impl PasswordChecker {
     pub fn new(slots: usize) -> Self {
         Self {
             slots: Arc::new(Semaphore::new(slots.max(1))),
-            idle: Mutex::new(Vec::new()),
+            idle: Arc::default(),
+            finished: Arc::default(),
         }
+    }
+
+    /// How many checks have run to the end since start.
+    pub fn finished(&self) -> u64 {
+        self.finished.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether `password` matches `hash`; with no hash (an unknown email)
@@ -155,8 +163,13 @@ impl PasswordChecker {
             .unwrap_or_else(|e| e.into_inner())
             .pop()
             .unwrap_or_default();
-        // Argon2 is deliberately slow: keep it off the async workers.
-        let (ok, memory) = tokio::task::spawn_blocking(move || {
+        // Argon2 is deliberately slow: keep it off the async workers. The
+        // slot and the memory go back from the blocking thread itself, so
+        // they stay taken for as long as the check runs, even if the
+        // caller stops waiting for it.
+        let idle = self.idle.clone();
+        let finished = self.finished.clone();
+        tokio::task::spawn_blocking(move || {
             let ok = match &hash {
                 Some(hash) => verify_in(&password, hash, &mut memory),
                 None => {
@@ -164,16 +177,13 @@ impl PasswordChecker {
                     false
                 }
             };
-            (ok, memory)
+            idle.lock().unwrap_or_else(|e| e.into_inner()).push(memory);
+            finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            drop(slot);
+            ok
         })
         .await
-        .map_err(|_| Busy)?;
-        self.idle
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(memory);
-        drop(slot);
-        Ok(ok)
+        .map_err(|_| Busy)
     }
 }
 

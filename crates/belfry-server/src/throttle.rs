@@ -24,7 +24,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use time::OffsetDateTime;
@@ -45,6 +45,9 @@ pub const FREE_PER_EMAIL: u64 = 100;
 const FIRST_PAUSE: Duration = Duration::from_secs(30);
 /// Wait suggested when the allowance is only taken by attempts in flight.
 const IN_FLIGHT_WAIT_SECS: u64 = 1;
+/// Longest wait for the check: past it the server is too busy to check
+/// more sign-ins, and says so.
+const GATE_WAIT: Duration = Duration::from_secs(5);
 
 /// Sign-in is paused for this client; try again after `wait_secs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,8 +60,26 @@ pub struct Throttled {
 pub enum ReserveError {
     #[error("sign-in throttled")]
     Throttled(Throttled),
+    #[error("too many sign-ins are waiting to be checked")]
+    Busy,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What sign-in throttling keys a client by: its address, or for IPv6 its
+/// /64, which one subscriber typically holds whole (keying by the full
+/// address would give an attacker 2^64 addresses to rotate through).
+pub fn client_key(client: IpAddr) -> String {
+    match client {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or_else(String::new, |v4| v4.to_string()),
+        IpAddr::V4(v4) => v4.to_string(),
+    }
 }
 
 /// Counts attempts in flight and lets them through one check at a time.
@@ -72,12 +93,12 @@ pub struct SigninThrottle {
 /// An attempt that was let through; its keys stay counted as in flight
 /// until it is dropped, which must come after a failure is recorded.
 #[derive(Debug)]
-pub struct Reservation<'a> {
-    throttle: &'a SigninThrottle,
+pub struct Reservation {
+    throttle: Arc<SigninThrottle>,
     keys: [String; 3],
 }
 
-impl Reservation<'_> {
+impl Reservation {
     /// Every key a failure of this attempt is recorded under.
     pub fn keys(&self) -> &[String] {
         &self.keys
@@ -89,7 +110,7 @@ impl Reservation<'_> {
     }
 }
 
-impl Drop for Reservation<'_> {
+impl Drop for Reservation {
     fn drop(&mut self) {
         let mut in_flight = self
             .throttle
@@ -110,19 +131,25 @@ impl Drop for Reservation<'_> {
 impl SigninThrottle {
     /// Lets an attempt for `email` from `client` through, or says how long
     /// to wait.
+    ///
+    /// Checks happen one at a time (see the module header); one waits at
+    /// most [`GATE_WAIT`] for its turn, then gets [`ReserveError::Busy`].
     pub async fn reserve(
-        &self,
+        self: &Arc<Self>,
         store: &dyn Store,
         email: &str,
         client: IpAddr,
-    ) -> Result<Reservation<'_>, ReserveError> {
+    ) -> Result<Reservation, ReserveError> {
+        let client = client_key(client);
         let keys = [
             format!("pair:{email}|{client}"),
             format!("ip:{client}"),
             format!("email:{email}"),
         ];
         let allowances = [FREE_PER_PAIR, FREE_PER_ADDRESS, FREE_PER_EMAIL];
-        let _gate = self.gate.lock().await;
+        let _gate = tokio::time::timeout(GATE_WAIT, self.gate.lock())
+            .await
+            .map_err(|_| ReserveError::Busy)?;
         // In flight first, then the store: an attempt that stores its
         // failure and leaves in between is counted twice, never not at all.
         let in_flight: Vec<u64> = {
@@ -159,8 +186,26 @@ impl SigninThrottle {
             *map.entry(key.clone()).or_default() += 1;
         }
         Ok(Reservation {
-            throttle: self,
+            throttle: self.clone(),
             keys,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64_and_ipv4_by_address() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        assert_eq!(client_key(a), "2001:db8:1:2::/64");
+        assert_eq!(client_key(a), client_key(b));
+        assert_eq!(client_key("203.0.113.7".parse().unwrap()), "203.0.113.7");
+        assert_eq!(
+            client_key("::ffff:203.0.113.7".parse().unwrap()),
+            "203.0.113.7"
+        );
     }
 }

@@ -24,12 +24,12 @@ use crate::client_addr::ClientAddr;
 use crate::config::MAX_REQUEST_BYTES;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{RotateOutcome, User};
-use crate::throttle::{ReserveError, Throttled, WINDOW};
+use crate::store::{RotateOutcome, StoreError, User};
+use crate::throttle::{Reservation, ReserveError, Throttled, WINDOW};
 
 /// How long a sign-in waits for a free password-check slot before the
 /// server says it is busy: a burst queues briefly instead of piling up.
-const CHECK_SLOT_WAIT: Duration = Duration::from_secs(5);
+const CHECK_SLOT_WAIT: Duration = Duration::from_secs(10);
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -54,6 +54,55 @@ fn sha256_hex(s: &str) -> String {
 
 fn invalid_credentials() -> ApiError {
     ApiError::BadCredentials("wrong email or password".to_owned())
+}
+
+/// What checking a password found.
+enum Checked {
+    /// The account's password, and the attempt's reservation.
+    Right(User, Reservation),
+    /// Wrong password or unknown email; the failure is recorded.
+    Wrong,
+    /// No check slot came free in time; nothing is recorded.
+    Busy,
+    Failed(StoreError),
+}
+
+/// Checks `password` for `email` and records a failure before the
+/// reservation is given back.
+async fn check_password(
+    state: AppState,
+    email: String,
+    password: String,
+    attempt: Reservation,
+) -> Checked {
+    let user = match state.store.user_by_email(&email).await {
+        Ok(user) => user,
+        Err(e) => return Checked::Failed(e),
+    };
+    // An unknown email is checked against a dummy hash, so both take as long.
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let Ok(ok) = state
+        .passwords
+        .verify(password, hash, CHECK_SLOT_WAIT)
+        .await
+    else {
+        return Checked::Busy;
+    };
+    match user {
+        Some(user) if ok => Checked::Right(user, attempt),
+        _ => {
+            let recorded = state
+                .store
+                .record_login_failure(attempt.keys(), OffsetDateTime::now_utc())
+                .await;
+            // Only now: recorded before it stops counting as in flight.
+            drop(attempt);
+            match recorded {
+                Ok(()) => Checked::Wrong,
+                Err(e) => Checked::Failed(e),
+            }
+        }
+    }
 }
 
 fn access_token(
@@ -106,6 +155,10 @@ async fn login(
             message: "email must not be empty".to_owned(),
         });
     }
+    let busy = || ApiError::Busy {
+        message: "the server is checking too many sign-ins at once; retry in a moment".to_owned(),
+        retry_after_secs: 1,
+    };
     // Reserved before the password is hashed: see `throttle`.
     let attempt = match state
         .signin
@@ -120,40 +173,32 @@ async fn login(
                 retry_after_secs: wait_secs,
             });
         }
+        Err(ReserveError::Busy) => return Err(busy()),
         Err(ReserveError::Store(e)) => return Err(e.into()),
     };
 
-    let user = state.store.user_by_email(&email).await?;
-    // An unknown email is checked against a dummy hash, so both take as long.
-    let ok = state
-        .passwords
-        .verify(
-            req.password,
-            user.as_ref().map(|u| u.password_hash.clone()),
-            CHECK_SLOT_WAIT,
-        )
-        .await
-        .map_err(|e| {
-            tracing::warn!(email = %email, "sign-in refused: {e}");
-            ApiError::Busy {
-                message: "the server is checking too many sign-ins at once; retry in a moment"
-                    .to_owned(),
-                retry_after_secs: 1,
-            }
-        })?;
-
-    let user = match user {
-        Some(u) if ok => u,
-        _ => {
-            state
-                .store
-                .record_login_failure(attempt.keys(), OffsetDateTime::now_utc())
-                .await?;
-            // Only now: recorded before it stops counting as in flight.
-            drop(attempt);
+    // A task of its own: a client that hangs up drops this handler, but
+    // not the check it started, which still records its failure and only
+    // then gives its reservation back.
+    let checked = tokio::spawn(check_password(
+        state.clone(),
+        email.clone(),
+        req.password,
+        attempt,
+    ))
+    .await
+    .map_err(|e| ApiError::Internal(e.into()))?;
+    let (user, attempt) = match checked {
+        Checked::Right(user, attempt) => (user, attempt),
+        Checked::Wrong => {
             tracing::info!(email = %email, "sign-in failed");
             return Err(invalid_credentials());
         }
+        Checked::Busy => {
+            tracing::warn!(email = %email, "sign-in refused: every password check slot is busy");
+            return Err(busy());
+        }
+        Checked::Failed(e) => return Err(e.into()),
     };
     if user.disabled {
         tracing::info!(email = %email, "sign-in of a disabled account refused");

@@ -102,7 +102,8 @@ fn same_notification(sent: &NewNotification, stored: &Notification) -> bool {
         && sent.effective_severity() == stored.severity
         && sent.title == stored.title
         && sent.body == stored.body
-        && sent.link == stored.link
+        // Links stored before they were normalised compare normalised.
+        && sent.link == stored.link.as_deref().map(belfry_proto::normalised_link)
         && sent.data == stored.data
 }
 
