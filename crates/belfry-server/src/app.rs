@@ -23,7 +23,7 @@ use crate::metrics::Metrics;
 use crate::password::PasswordChecker;
 use crate::publish::Publisher;
 use crate::state::AppState;
-use crate::store::{PgStore, SqliteStore, Store};
+use crate::store::{PgStore, Revocation, SqliteStore, Store};
 use secrecy::ExposeSecret as _;
 
 /// Pending-connection queue of the listening socket. tokio's default of 128
@@ -33,6 +33,9 @@ pub const LISTEN_BACKLOG: u32 = 4096;
 const STREAMS_GRACE: Duration = Duration::from_secs(10);
 /// How often expired idempotency keys and old notifications are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// Revocations kept for streams whose client is not reading (see
+/// `AppState::revocations`).
+const RECENT_REVOCATIONS: usize = 256;
 /// How often the store is asked for new revocations: logging out or
 /// disabling a user ends their streams within this, on every replica.
 const REVOCATION_POLL: Duration = Duration::from_millis(250);
@@ -369,7 +372,13 @@ async fn watch_revocations(state: AppState) {
                         .deliver_local(BusMessage::Revoked(revocation.clone()));
                     batch.push(revocation);
                 }
-                state.revocations.send_replace(batch.into());
+                // The latest few, not only this batch: a stream whose
+                // writer blocks later still finds one that arrived before.
+                state.revocations.send_modify(|recent| {
+                    let mut all: Vec<Revocation> = recent.iter().cloned().chain(batch).collect();
+                    let keep = all.len().saturating_sub(RECENT_REVOCATIONS);
+                    *recent = all.split_off(keep).into();
+                });
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "cannot read revocations"),

@@ -32,7 +32,7 @@ pub struct AppState {
     /// Restores recorded in the store, read at start (a restore is done
     /// with every server stopped).
     pub restores: Arc<[Restore]>,
-    /// The latest revocations read from the store, for streams whose
+    /// The most recent revocations read from the store, for streams whose
     /// client is not reading (they do not see the bus meanwhile).
     pub revocations: Arc<tokio::sync::watch::Sender<Arc<[Revocation]>>>,
     /// Cancelled on shutdown: every open stream ends itself when it fires.

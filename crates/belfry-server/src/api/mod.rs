@@ -19,11 +19,19 @@ use crate::state::AppState;
 /// The whole HTTP API.
 pub fn router(state: AppState) -> Router {
     let origins = state.config.cors_origins.clone();
-    let api = Router::new()
-        .merge(events::routes())
+    // Only the routes that read a body wait for one; the stream and the
+    // probes answer without the detour.
+    let with_bodies = Router::new()
         .merge(publish::routes())
         .merge(inbox::routes())
         .merge(auth::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            body_in_time,
+        ));
+    let api = Router::new()
+        .merge(events::routes())
+        .merge(with_bodies)
         .merge(health::routes());
     let router = match &state.config.ui_dir {
         // Unknown API paths stay JSON errors; every other path is the UI's.
@@ -34,10 +42,6 @@ pub fn router(state: AppState) -> Router {
     };
     let router = router
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            body_in_time,
-        ))
         .with_state(state);
     let router = with_security_headers(router);
     if origins.is_empty() {
