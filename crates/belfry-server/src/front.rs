@@ -366,18 +366,8 @@ async fn write_all(
     write_timeout: Duration,
 ) -> Result<(), Stop> {
     // The usual case: the socket takes it all at once.
-    loop {
-        match tcp.try_write_vectored(slices) {
-            Ok(0) => return Err(Stop::Broken),
-            Ok(n) => {
-                IoSlice::advance_slices(&mut slices, n);
-                if slices.is_empty() {
-                    return Ok(());
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-            Err(_) => return Err(Stop::Broken),
-        }
+    if write_now(tcp, &mut slices)? {
+        return Ok(());
     }
     // Boxed: every stream's task is as large as its largest state, and
     // the waiting below is rare, so it gets its memory only when it waits.
@@ -397,20 +387,37 @@ async fn wait_and_write(
             () = deadline.as_mut() => return Err(Stop::Dropped("write_timeout")),
             reason = session.must_end() => return Err(Stop::Dropped(reason)),
         }
+        let left = remaining(slices);
+        if write_now(tcp, &mut slices)? {
+            return Ok(());
+        }
+        if remaining(slices) < left {
+            // Progress: the client is reading, however slowly.
+            deadline
+                .as_mut()
+                .reset(tokio::time::Instant::now() + write_timeout);
+        }
+    }
+}
+
+/// Writes what the socket takes now: `true` once every slice is written,
+/// `false` when the socket is full first.
+fn write_now(tcp: &TcpStream, slices: &mut &mut [IoSlice<'_>]) -> Result<bool, Stop> {
+    loop {
         match tcp.try_write_vectored(slices) {
             Ok(0) => return Err(Stop::Broken),
             Ok(n) => {
-                IoSlice::advance_slices(&mut slices, n);
+                IoSlice::advance_slices(slices, n);
                 if slices.is_empty() {
-                    return Ok(());
+                    return Ok(true);
                 }
-                // Progress: the client is reading, however slowly.
-                deadline
-                    .as_mut()
-                    .reset(tokio::time::Instant::now() + write_timeout);
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),
             Err(_) => return Err(Stop::Broken),
         }
     }
+}
+
+fn remaining(slices: &[IoSlice<'_>]) -> usize {
+    slices.iter().map(|s| s.len()).sum()
 }
