@@ -33,7 +33,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Sleep;
 use tokio_util::sync::CancellationToken;
@@ -136,25 +136,41 @@ impl ConnectionSlots {
         }
     }
 
-    /// Waits until a connection may be accepted.
-    pub async fn take(&self) -> ConnectionSlot {
-        let permit = self
-            .slots
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the connection semaphore is never closed");
-        ConnectionSlot {
-            _permit: permit,
-            metrics: None,
-        }
-    }
-
-    /// Counts `slot` as an open connection, once one was accepted into it.
-    pub fn opened(&self, slot: &mut ConnectionSlot) {
-        if let Some(m) = &self.metrics {
-            m.open_connections.inc();
-            slot.metrics = Some(m.clone());
+    /// The next connection on `listener`, once a slot is free (at the
+    /// budget, new clients wait in the listen backlog); `None` once `stop`
+    /// fires. Failed accepts (out of descriptors, say) pause briefly.
+    pub async fn accept(
+        &self,
+        listener: &TcpListener,
+        stop: &CancellationToken,
+    ) -> Option<(TcpStream, SocketAddr, ConnectionSlot)> {
+        let permit = tokio::select! {
+            () = stop.cancelled() => return None,
+            permit = self.slots.clone().acquire_owned() => {
+                permit.expect("the connection semaphore is never closed")
+            }
+        };
+        loop {
+            let accepted = tokio::select! {
+                () = stop.cancelled() => return None,
+                accepted = listener.accept() => accepted,
+            };
+            match accepted {
+                Ok((tcp, peer)) => {
+                    if let Some(m) = &self.metrics {
+                        m.open_connections.inc();
+                    }
+                    let slot = ConnectionSlot {
+                        _permit: permit,
+                        metrics: self.metrics.clone(),
+                    };
+                    return Some((tcp, peer, slot));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed; pausing");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
         }
     }
 }

@@ -79,39 +79,18 @@ async fn accept_loop(
     tx: mpsc::Sender<(Conn, SocketAddr)>,
     stop: CancellationToken,
 ) {
-    loop {
-        // A slot first: at the budget, new clients wait in the backlog
-        // and descriptors stay free for the store and the health port.
-        let mut slot = tokio::select! {
-            () = stop.cancelled() => return,
-            slot = door.slots.take() => slot,
-        };
-        let accepted = tokio::select! {
-            () = stop.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        match accepted {
-            Ok((tcp, peer)) => {
-                door.slots.opened(&mut slot);
-                // Nagle's algorithm would hold small SSE frames back for up to 40 ms.
-                let _ = tcp.set_nodelay(true);
-                tracker.spawn(first_request(
-                    tcp,
-                    peer,
-                    slot,
-                    door.clone(),
-                    tracker.clone(),
-                    tx.clone(),
-                    stop.clone(),
-                ));
-            }
-            Err(e) => {
-                // Out of file descriptors or the like: new connections wait
-                // in the backlog until some close.
-                tracing::warn!(error = %e, "accept failed; pausing");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
+    while let Some((tcp, peer, slot)) = door.slots.accept(&listener, &stop).await {
+        // Nagle's algorithm would hold small SSE frames back for up to 40 ms.
+        let _ = tcp.set_nodelay(true);
+        tracker.spawn(first_request(
+            tcp,
+            peer,
+            slot,
+            door.clone(),
+            tracker.clone(),
+            tx.clone(),
+            stop.clone(),
+        ));
     }
 }
 

@@ -143,29 +143,13 @@ async fn accept(
     stop: CancellationToken,
 ) {
     let slots = ConnectionSlots::new(CONNECTIONS, None);
-    loop {
-        let slot = tokio::select! {
-            () = stop.cancelled() => return,
-            slot = slots.take() => slot,
-        };
-        let accepted = tokio::select! {
-            () = stop.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        match accepted {
-            Ok((tcp, peer)) => {
-                if tx
-                    .send((Conn::new(bytes::Bytes::new(), tcp, slot), peer))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "health port accept failed; pausing");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+    while let Some((tcp, peer, slot)) = slots.accept(&listener, &stop).await {
+        if tx
+            .send((Conn::new(bytes::Bytes::new(), tcp, slot), peer))
+            .await
+            .is_err()
+        {
+            return;
         }
     }
 }

@@ -30,6 +30,11 @@ pub(super) fn severity_from_rank(r: i64) -> Result<Severity, StoreError> {
         .ok_or_else(|| StoreError::Corrupt(format!("severity {r}")))
 }
 
+/// An id as the databases store it; ids never come near `i64::MAX`.
+pub(super) fn db_id(id: u64) -> i64 {
+    i64::try_from(id).unwrap_or(i64::MAX)
+}
+
 pub(super) fn id_from(v: i64) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("id {v}")))
 }

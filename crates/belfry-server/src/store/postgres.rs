@@ -20,7 +20,7 @@ use sqlx::Row;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use time::OffsetDateTime;
 
-use super::convert::{from_millis, id_from, severity_from_rank, severity_rank, to_millis};
+use super::convert::{db_id, from_millis, id_from, severity_from_rank, severity_rank, to_millis};
 use super::{Append, Appended, NotificationStore, Restore, StoreError};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -48,10 +48,6 @@ impl PgStore {
             .map_err(|e| StoreError::Database(format!("migration failed: {e}")))?;
         Ok(Self { pool })
     }
-}
-
-pub(super) fn pg_id(id: u64) -> i64 {
-    i64::try_from(id).unwrap_or(i64::MAX)
 }
 
 pub(super) fn row_to_notification(row: &PgRow) -> Result<Notification, StoreError> {
@@ -172,7 +168,7 @@ impl NotificationStore for PgStore {
             "SELECT id, kind, severity, title, body, link, data, created_at
              FROM notifications WHERE id > $1 ORDER BY id LIMIT $2",
         )
-        .bind(pg_id(after))
+        .bind(db_id(after))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
@@ -198,7 +194,7 @@ impl NotificationStore for PgStore {
             "SELECT id, kind, severity, title, body, link, data, created_at
              FROM notifications WHERE id = $1",
         )
-        .bind(pg_id(id))
+        .bind(db_id(id))
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(row_to_notification).transpose()
@@ -258,15 +254,14 @@ impl NotificationStore for PgStore {
             .fetch_one(&mut *tx)
             .await?;
         let restore = Restore::after(id_from(floor)?, known_high);
-        let next = i64::try_from(restore.base - 1)
-            .map_err(|_| StoreError::Corrupt(format!("id {}", restore.base)))?;
+        let next = db_id(restore.base - 1);
         sqlx::query("UPDATE notification_counter SET value = $1")
             .bind(next)
             .execute(&mut *tx)
             .await?;
         sqlx::query("INSERT INTO restores (floor, base, at) VALUES ($1, $2, $3)")
             .bind(floor)
-            .bind(next + 1)
+            .bind(db_id(restore.base))
             .bind(to_millis(OffsetDateTime::now_utc()))
             .execute(&mut *tx)
             .await?;

@@ -7,8 +7,8 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 use time::OffsetDateTime;
 
-use super::convert::{from_millis, severity_rank, to_millis, unread_counts};
-use super::postgres::{pg_id, row_to_notification};
+use super::convert::{db_id, from_millis, severity_rank, to_millis, unread_counts};
+use super::postgres::row_to_notification;
 use super::{AckOutcome, InboxQuery, InboxStore, PgStore, ReadChange, ReleaseOutcome, StoreError};
 
 fn row_to_ack(row: &PgRow) -> Result<Option<Ack>, StoreError> {
@@ -114,7 +114,7 @@ impl InboxStore for PgStore {
         q.push_bind(user.to_owned());
         q.push(" LEFT JOIN acks a ON a.notification_id = n.id WHERE TRUE");
         if let Some(before) = query.before {
-            q.push(" AND n.id < ").push_bind(pg_id(before));
+            q.push(" AND n.id < ").push_bind(db_id(before));
         }
         if let Some(min) = query.min_severity {
             q.push(" AND n.severity >= ")
@@ -157,7 +157,7 @@ impl InboxStore for PgStore {
         let mut tx = self.pool.begin().await?;
         match change {
             ReadChange::UpTo(up_to) => {
-                let up_to = pg_id(*up_to);
+                let up_to = db_id(*up_to);
                 sqlx::query(
                     "INSERT INTO read_horizons (user_sub, up_to) VALUES ($1, $2)
                      ON CONFLICT (user_sub) DO UPDATE
@@ -174,7 +174,7 @@ impl InboxStore for PgStore {
                     .await?;
             }
             ReadChange::Ids { ids, read } => {
-                let ids: Vec<i64> = ids.iter().map(|id| pg_id(*id)).collect();
+                let ids: Vec<i64> = ids.iter().map(|id| db_id(*id)).collect();
                 sqlx::query(
                     "INSERT INTO read_marks (user_sub, notification_id, is_read)
                      SELECT $1, id, $2 FROM notifications WHERE id = ANY($3)
@@ -194,7 +194,7 @@ impl InboxStore for PgStore {
     }
 
     async fn ack(&self, id: u64, ack: &Ack, force: bool) -> Result<AckOutcome, StoreError> {
-        let id = pg_id(id);
+        let id = db_id(id);
         let mut tx = self.pool.begin().await?;
         if !exists(&mut tx, id).await? {
             return Ok(AckOutcome::NotFound);
@@ -231,7 +231,7 @@ impl InboxStore for PgStore {
         by_sub: &str,
         force: bool,
     ) -> Result<ReleaseOutcome, StoreError> {
-        let id = pg_id(id);
+        let id = db_id(id);
         let mut tx = self.pool.begin().await?;
         if !exists(&mut tx, id).await? {
             return Ok(ReleaseOutcome::NotFound);

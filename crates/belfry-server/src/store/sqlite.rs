@@ -14,7 +14,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 use time::OffsetDateTime;
 
-use super::convert::{from_millis, id_from, severity_from_rank, severity_rank, to_millis};
+use super::convert::{db_id, from_millis, id_from, severity_from_rank, severity_rank, to_millis};
 use super::{Append, Appended, NotificationStore, Restore, StoreError};
 
 /// Connections in the pool: one for the writer, the rest for streams
@@ -264,8 +264,7 @@ impl NotificationStore for SqliteStore {
         .fetch_one(&mut *tx)
         .await?;
         let restore = Restore::after(id_from(floor)?, known_high);
-        let next = i64::try_from(restore.base - 1)
-            .map_err(|_| StoreError::Corrupt(format!("id {}", restore.base)))?;
+        let next = db_id(restore.base - 1);
         // AUTOINCREMENT continues after sqlite_sequence, which SQLite lets
         // ordinary statements change.
         let updated =
@@ -282,7 +281,7 @@ impl NotificationStore for SqliteStore {
         }
         sqlx::query("INSERT INTO restores (floor, base, at) VALUES (?, ?, ?)")
             .bind(floor)
-            .bind(next + 1)
+            .bind(db_id(restore.base))
             .bind(to_millis(OffsetDateTime::now_utc()))
             .execute(&mut *tx)
             .await?;

@@ -5,15 +5,11 @@ use belfry_proto::{Ack, Actor, InboxItem, Preferences, UnreadCounts};
 use sqlx::{QueryBuilder, Row, Sqlite};
 use time::OffsetDateTime;
 
-use super::convert::{from_millis, severity_rank, to_millis, unread_counts};
+use super::convert::{db_id, from_millis, severity_rank, to_millis, unread_counts};
 use super::sqlite::row_to_notification;
 use super::{
     AckOutcome, InboxQuery, InboxStore, ReadChange, ReleaseOutcome, SqliteStore, StoreError,
 };
-
-fn i64_id(id: u64) -> i64 {
-    i64::try_from(id).unwrap_or(i64::MAX)
-}
 
 fn row_to_ack(row: &sqlx::sqlite::SqliteRow) -> Result<Option<Ack>, StoreError> {
     let by: Option<String> = row.try_get("ack_by")?;
@@ -120,7 +116,7 @@ impl InboxStore for SqliteStore {
         q.push_bind(user);
         q.push(" LEFT JOIN acks a ON a.notification_id = n.id WHERE 1 = 1");
         if let Some(before) = query.before {
-            q.push(" AND n.id < ").push_bind(i64_id(before));
+            q.push(" AND n.id < ").push_bind(db_id(before));
         }
         if let Some(min) = query.min_severity {
             q.push(" AND n.severity >= ").push_bind(severity_rank(min));
@@ -162,7 +158,7 @@ impl InboxStore for SqliteStore {
         let mut tx = self.write_tx().await?;
         match change {
             ReadChange::UpTo(up_to) => {
-                let up_to = i64_id(*up_to);
+                let up_to = db_id(*up_to);
                 sqlx::query(
                     "INSERT INTO read_horizons (user_sub, up_to) VALUES (?, ?)
                      ON CONFLICT (user_sub) DO UPDATE SET up_to = MAX(up_to, excluded.up_to)",
@@ -187,7 +183,7 @@ impl InboxStore for SqliteStore {
                     )
                     .bind(user)
                     .bind(i64::from(*read))
-                    .bind(i64_id(*id))
+                    .bind(db_id(*id))
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -200,7 +196,7 @@ impl InboxStore for SqliteStore {
     }
 
     async fn ack(&self, id: u64, ack: &Ack, force: bool) -> Result<AckOutcome, StoreError> {
-        let id = i64_id(id);
+        let id = db_id(id);
         let mut tx = self.write_tx().await?;
         if !exists(&mut tx, id).await? {
             return Ok(AckOutcome::NotFound);
@@ -237,7 +233,7 @@ impl InboxStore for SqliteStore {
         by_sub: &str,
         force: bool,
     ) -> Result<ReleaseOutcome, StoreError> {
-        let id = i64_id(id);
+        let id = db_id(id);
         let mut tx = self.write_tx().await?;
         if !exists(&mut tx, id).await? {
             return Ok(ReleaseOutcome::NotFound);
