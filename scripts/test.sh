@@ -3,6 +3,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# A clean build of everything (server, desktop, UI, checks and tests) takes
+# several GiB; say so up front rather than fail half-way with ENOSPC.
+free_kib=$(df -Pk . | awk 'NR == 2 { print $4 }')
+if [ "$free_kib" -lt $((10 * 1024 * 1024)) ]; then
+  echo "warning: only $((free_kib / 1024)) MiB free here; a clean build needs up to 10 GiB" >&2
+fi
+if [ "${CI:-}" = true ]; then
+  # A one-off build gains nothing from incremental caches but their size.
+  export CARGO_INCREMENTAL=0
+fi
+
 ./scripts/setup.sh
 BELFRY_TEST_PG=$(./scripts/services.sh)
 export BELFRY_TEST_PG
