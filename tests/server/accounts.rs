@@ -243,7 +243,7 @@ async fn streams_beyond_the_per_admin_limit_get_429_and_disturb_nothing() {
 
 #[tokio::test]
 async fn streams_beyond_the_server_limit_get_429() {
-    let app = TestServer::spawn_with(|c| c.max_connections = 2).await;
+    let app = TestServer::spawn_with(|c| c.max_streams = 2).await;
     let mut a = app.connect(&app.admin_token("ann"), None, "").await;
     a.ready().await;
     let mut b = app.connect(&app.admin_token("bob"), None, "").await;

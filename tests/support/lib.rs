@@ -119,7 +119,7 @@ pub struct TestServer {
     data_dir: Arc<tempfile::TempDir>,
     database: Option<Arc<FreshDatabase>>,
     shutdown: CancellationToken,
-    task: Option<JoinHandle<anyhow::Result<()>>>,
+    task: Option<JoinHandle<Result<(), belfry_server::app::StartError>>>,
 }
 
 impl TestServer {

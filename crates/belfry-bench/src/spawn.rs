@@ -16,7 +16,7 @@ use crate::storm::Restart;
 struct Launch {
     path: PathBuf,
     secret: String,
-    max_connections: usize,
+    max_streams: usize,
     data_dir: PathBuf,
 }
 
@@ -47,7 +47,7 @@ impl Launch {
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(["--jwt-secret", &self.secret])
-            .args(["--max-connections", &self.max_connections.to_string()])
+            .args(["--max-streams", &self.max_streams.to_string()])
             .env("RUST_LOG", "warn,belfry_server=info")
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
@@ -94,12 +94,12 @@ pub struct SpawnedServer {
 impl SpawnedServer {
     /// Starts `path` on a free loopback port with a new data directory.
     /// Blocks until it listens.
-    pub fn start(path: &Path, secret: &str, max_connections: usize) -> anyhow::Result<Self> {
+    pub fn start(path: &Path, secret: &str, max_streams: usize) -> anyhow::Result<Self> {
         let data_dir = tempfile::tempdir()?;
         let launch = Launch {
             path: path.to_owned(),
             secret: secret.to_owned(),
-            max_connections,
+            max_streams,
             data_dir: data_dir.path().to_owned(),
         };
         let any = "127.0.0.1:0".parse()?;

@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -53,41 +52,75 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(LISTEN_BACKLOG)
 }
 
+/// Why a server, or an admin command, cannot start: each names what it
+/// was doing and keeps the error underneath as its source.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{what}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("another belfry-server is using {}: stop it first", .0.display())]
+    Locked(std::path::PathBuf),
+    #[error("{what}")]
+    Store {
+        what: String,
+        #[source]
+        source: crate::store::StoreError,
+    },
+    #[error(transparent)]
+    Secret(#[from] crate::secret::SecretError),
+    #[error(transparent)]
+    Key(#[from] crate::auth::KeyError),
+    #[error(transparent)]
+    Broker(#[from] crate::broker::BrokerError),
+}
+
+impl StartError {
+    /// An I/O error, saying what was being done.
+    pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
+        let what = what.into();
+        move |source| StartError::Io { what, source }
+    }
+
+    fn store(what: impl Into<String>) -> impl FnOnce(crate::store::StoreError) -> Self {
+        let what = what.into();
+        move |source| StartError::Store { what, source }
+    }
+}
+
 /// Opens the configured store: PostgreSQL when a URL is set, else SQLite
 /// in the data directory.
-pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
     Ok(match &config.store {
         Some(url) => Arc::new(
             PgStore::connect(url.expose_secret(), config.store_pool_size)
                 .await
-                .context("cannot connect to the PostgreSQL store")?,
+                .map_err(StartError::store("cannot connect to the PostgreSQL store"))?,
         ),
-        None => Arc::new(
-            SqliteStore::open(&config.database_path())
-                .await
-                .with_context(|| format!("cannot open {}", config.database_path().display()))?,
-        ),
+        None => Arc::new(SqliteStore::open(&config.database_path()).await.map_err(
+            StartError::store(format!("cannot open {}", config.database_path().display())),
+        )?),
     })
 }
 
 /// Takes the data directory's lock file, so that no other server and no
 /// `restore` uses the same SQLite database meanwhile. Held until dropped.
-pub fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+pub fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, StartError> {
     let path = dir.join("belfry.lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
+        .map_err(StartError::io(format!("cannot open {}", path.display())))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
-            "another belfry-server is using {}: stop it first",
-            dir.display()
-        ),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StartError::Locked(dir.to_owned())),
         Err(std::fs::TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+            Err(StartError::io(format!("cannot lock {}", path.display()))(e))
         }
     }
 }
@@ -106,10 +139,11 @@ pub struct Server {
 impl Server {
     /// Opens the store, prepares token verification and binds the listener.
     /// Nothing is served until [`Server::run`].
-    pub async fn build(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!("cannot create data directory {}", config.data_dir.display())
-        })?;
+    pub async fn build(config: Config, shutdown: CancellationToken) -> Result<Self, StartError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(StartError::io(format!(
+            "cannot create data directory {}",
+            config.data_dir.display()
+        )))?;
         let secret = match (config.jwt.algorithm, &config.jwt.secret) {
             (JwtAlgorithm::Hs256, Some(s)) => Some(s.clone()),
             (JwtAlgorithm::Hs256, None) => {
@@ -138,7 +172,7 @@ impl Server {
         let restores: Arc<[crate::store::Restore]> = store
             .restores()
             .await
-            .context("cannot read the store's restores")?
+            .map_err(StartError::store("cannot read the store's restores"))?
             .into();
         let broker: Arc<dyn Broker> = match &config.broker {
             Some(url) => RedisBroker::start(
@@ -157,16 +191,19 @@ impl Server {
             metrics.clone(),
             writer_stop.clone(),
         );
-        let listener =
-            bind(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
+        let listener = bind(config.listen).map_err(StartError::io(format!(
+            "cannot listen on {}",
+            config.listen
+        )))?;
         let health = config
             .health_listen
             .map(|addr| {
-                HealthPort::bind(addr)
-                    .with_context(|| format!("cannot listen for health checks on {addr}"))
+                HealthPort::bind(addr).map_err(StartError::io(format!(
+                    "cannot listen for health checks on {addr}"
+                )))
             })
             .transpose()?;
-        let config_limits = (config.max_streams_per_user, config.max_connections);
+        let config_limits = (config.max_streams_per_user, config.max_streams);
         Ok(Self {
             state: AppState {
                 config: Arc::new(config),
@@ -212,7 +249,7 @@ impl Server {
 
     /// Serves until the shutdown token fires; then stops accepting, lets every
     /// stream end itself, finishes queued publishes and closes the store.
-    pub async fn run(self) -> anyhow::Result<()> {
+    pub async fn run(self) -> Result<(), StartError> {
         let Server {
             state,
             listener,
@@ -221,15 +258,25 @@ impl Server {
             writer_stop,
             lock,
         } = self;
-        let addr = listener.local_addr()?;
+        let addr = listener
+            .local_addr()
+            .map_err(StartError::io("cannot read the listening address"))?;
         tracing::info!("listening on http://{addr}");
+        let health_addr = health.as_ref().and_then(|h| h.local_addr().ok());
+        if let Some(path) = &state.config.ready_file {
+            write_ready_file(path, addr, health_addr)?;
+        }
 
         let mut background = vec![
             tokio::spawn(prune(state.clone())),
             tokio::spawn(watch_revocations(state.clone())),
         ];
         if let Some(health) = health {
-            background.push(health.start(state.metrics.clone(), state.shutdown.clone())?);
+            background.push(
+                health
+                    .start(state.metrics.clone(), state.shutdown.clone())
+                    .map_err(StartError::io("cannot start the health port"))?,
+            );
         }
         if state.config.broker.is_some() {
             background.push(tokio::spawn(watch_head(state.clone())));
@@ -303,6 +350,24 @@ impl Server {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Writes the bound addresses as one JSON object to `path`, through a file
+/// beside it renamed over it, so a reader never sees half of it:
+/// `{"listen":"127.0.0.1:PORT","health_listen":null}`.
+fn write_ready_file(
+    path: &std::path::Path,
+    listen: SocketAddr,
+    health_listen: Option<SocketAddr>,
+) -> Result<(), StartError> {
+    let body = serde_json::json!({ "listen": listen, "health_listen": health_listen });
+    let staging = path.with_extension("writing");
+    std::fs::write(&staging, format!("{body}\n"))
+        .and_then(|()| std::fs::rename(&staging, path))
+        .map_err(StartError::io(format!(
+            "cannot write the ready file {}",
+            path.display()
+        )))
 }
 
 /// Retention: old notifications (with their read marks and acks) and

@@ -158,6 +158,27 @@ fn algorithm(a: JwtAlgorithm) -> Algorithm {
     }
 }
 
+/// Why a verification key cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("HS256 needs a secret")]
+    NoSecret,
+    #[error("asymmetric JWT algorithms need jwt_public_key_file")]
+    NoPublicKey,
+    #[error("cannot read public key {}", .path.display())]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not a usable PEM public key", .path.display())]
+    NotPem {
+        path: std::path::PathBuf,
+        #[source]
+        source: jsonwebtoken::errors::Error,
+    },
+}
+
 impl Verifier {
     /// Builds a verifier. `secret` is the HS256 secret (ignored for the
     /// asymmetric algorithms, which read `config.public_key_file`).
@@ -165,28 +186,31 @@ impl Verifier {
         config: &JwtConfig,
         secret: Option<&SecretString>,
         admin_emails: &[String],
-    ) -> anyhow::Result<Self> {
-        use anyhow::Context as _;
+    ) -> Result<Self, KeyError> {
         let alg = algorithm(config.algorithm);
         let key = match config.algorithm {
             JwtAlgorithm::Hs256 => {
-                let secret = secret.context("HS256 needs a secret")?;
+                let secret = secret.ok_or(KeyError::NoSecret)?;
                 DecodingKey::from_secret(secret.expose_secret().as_bytes())
             }
             other => {
                 let path = config
                     .public_key_file
                     .as_ref()
-                    .context("asymmetric JWT algorithms need jwt_public_key_file")?;
-                let pem = std::fs::read(path)
-                    .with_context(|| format!("cannot read public key {}", path.display()))?;
+                    .ok_or(KeyError::NoPublicKey)?;
+                let pem = std::fs::read(path).map_err(|source| KeyError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
                 let parsed = match other {
                     JwtAlgorithm::Rs256 => DecodingKey::from_rsa_pem(&pem),
                     JwtAlgorithm::Es256 => DecodingKey::from_ec_pem(&pem),
                     _ => DecodingKey::from_ed_pem(&pem),
                 };
-                parsed
-                    .with_context(|| format!("{} is not a usable PEM public key", path.display()))?
+                parsed.map_err(|source| KeyError::NotPem {
+                    path: path.clone(),
+                    source,
+                })?
             }
         };
         // `Validation::new` pins the accepted header algorithms to exactly this
@@ -305,7 +329,7 @@ impl Minter {
         role: Option<&str>,
         scope: &[&str],
         ttl: Duration,
-    ) -> anyhow::Result<String> {
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         self.mint_for_session(sub, email, role, scope, ttl, None)
     }
 
@@ -318,7 +342,7 @@ impl Minter {
         scope: &[&str],
         ttl: Duration,
         session_id: Option<&str>,
-    ) -> anyhow::Result<String> {
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = unix_now();
         let claims = Claims {
             sub: Some(sub.to_owned()),
@@ -332,11 +356,7 @@ impl Minter {
             nbf: None,
             sid: session_id.map(str::to_owned),
         };
-        Ok(jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &self.key,
-        )?)
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key)
     }
 }
 

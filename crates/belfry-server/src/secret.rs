@@ -4,7 +4,6 @@
 use std::io::Write as _;
 use std::path::Path;
 
-use anyhow::Context as _;
 use base64::Engine as _;
 use rand::RngCore as _;
 use secrecy::SecretString;
@@ -12,26 +11,46 @@ use secrecy::SecretString;
 /// Random bytes in a generated secret: 256 bits, HS256's own strength.
 const SECRET_BYTES: usize = 32;
 
+/// Why the generated secret cannot be read or made.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error(
+        "{} holds a secret shorter than 32 characters; delete it to generate a new one",
+        .0.display()
+    )]
+    TooShort(std::path::PathBuf),
+    #[error("{what}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io(what: String) -> impl FnOnce(std::io::Error) -> SecretError {
+    move |source| SecretError::Io { what, source }
+}
+
 /// Reads the secret at `path`, creating it first when it does not exist.
 /// Returns the secret and whether it was just created.
-pub fn load_or_create(path: &Path) -> anyhow::Result<(SecretString, bool)> {
+pub fn load_or_create(path: &Path) -> Result<(SecretString, bool), SecretError> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
             let secret = text.trim().to_owned();
-            anyhow::ensure!(
-                secret.len() >= 32,
-                "{} holds a secret shorter than 32 characters; delete it to generate a new one",
-                path.display()
-            );
+            if secret.len() < 32 {
+                return Err(SecretError::TooShort(path.to_owned()));
+            }
             warn_if_readable_by_others(path);
             return Ok((SecretString::from(secret), false));
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        Err(e) => return Err(io(format!("cannot read {}", path.display()))(e)),
     }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(io(format!(
+            "cannot create data directory {}",
+            dir.display()
+        )))?;
     }
     let mut bytes = [0u8; SECRET_BYTES];
     rand::rng().fill_bytes(&mut bytes);
@@ -44,12 +63,12 @@ pub fn load_or_create(path: &Path) -> anyhow::Result<(SecretString, bool)> {
         Ok(mut file) => {
             file.write_all(secret.as_bytes())
                 .and_then(|()| file.sync_all())
-                .with_context(|| format!("cannot write {}", path.display()))?;
+                .map_err(io(format!("cannot write {}", path.display())))?;
             Ok((SecretString::from(secret), true))
         }
         // Another process (a `token` command racing `serve`) created it first.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create(path),
-        Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
+        Err(e) => Err(io(format!("cannot create {}", path.display()))(e)),
     }
 }
 

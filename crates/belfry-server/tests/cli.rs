@@ -14,6 +14,8 @@ const WAIT: Duration = Duration::from_secs(30);
 struct Served {
     child: Child,
     addr: String,
+    /// What it has logged so far.
+    log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Drop for Served {
@@ -23,27 +25,60 @@ impl Drop for Served {
     }
 }
 
-fn serve(data_dir: &std::path::Path, extra: &[&str]) -> Served {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .args(extra)
+/// The addresses a server wrote to its `--ready-file`, once it has.
+fn ready(path: &std::path::Path, child: &mut Child) -> (String, Option<String>) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            let v: serde_json::Value = serde_json::from_str(&text).expect("the ready file is JSON");
+            let listen = v["listen"]
+                .as_str()
+                .expect("listen is an address")
+                .to_owned();
+            return (listen, v["health_listen"].as_str().map(str::to_owned));
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("belfry-server exited with {status} before it was ready");
+        }
+        assert!(Instant::now() < deadline, "no ready file after {WAIT:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Starts `command` (a `serve`, given a `--ready-file` here) and waits until
+/// it listens.
+fn start(mut command: Command, ready_file: &std::path::Path) -> Served {
+    // One left by an earlier server in the same directory says nothing.
+    let _ = std::fs::remove_file(ready_file);
+    let mut child = command
+        .arg("--ready-file")
+        .arg(ready_file)
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("belfry-server starts");
     let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = log.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_owned());
-            }
+            let mut log = sink.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
         }
     });
-    let addr = rx.recv_timeout(WAIT).expect("the server logs its address");
-    Served { child, addr }
+    let (addr, _) = ready(ready_file, &mut child);
+    Served { child, addr, log }
+}
+
+fn serve(data_dir: &std::path::Path, extra: &[&str]) -> Served {
+    let mut command = Command::new(BIN);
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra);
+    start(command, &data_dir.join("ready.json"))
 }
 
 fn mint(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
@@ -407,44 +442,26 @@ fn with_every_connection_taken_the_health_port_still_answers_and_the_main_port_r
     let dir = tempfile::tempdir().unwrap();
     // 256 descriptors in all (soft and hard, so `serve` cannot raise it).
     let script = format!(
-        "ulimit -n 256 && exec {BIN} serve --listen 127.0.0.1:0 --health-listen 127.0.0.1:0 --request-head-timeout 2s --data-dir {}",
+        "ulimit -n 256 && exec {BIN} serve --listen 127.0.0.1:0 --health-listen 127.0.0.1:0 --request-head-timeout 2s --data-dir {} \"$@\"",
         dir.path().display()
     );
+    let ready_file = dir.path().join("ready.json");
     let mut child = Command::new("bash")
-        .args(["-c", &script])
+        // `$0`, then `$@`.
+        .args(["-c", &script, "bash", "--ready-file"])
+        .arg(&ready_file)
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            for marker in ["listening on http://", "health checks on http://"] {
-                if let Some(rest) = line.split(marker).nth(1) {
-                    let addr = rest.split_whitespace().next().unwrap_or("").to_owned();
-                    let _ = tx.send((marker, addr));
-                }
-            }
-        }
-    });
+    let (main, health) = ready(&ready_file, &mut child);
+    let health = health.expect("the ready file names the health port");
     let served = Served {
         child,
-        addr: String::new(),
+        addr: main.clone(),
+        log: Default::default(),
     };
-    let mut main = String::new();
-    let mut health = String::new();
-    while main.is_empty() || health.is_empty() {
-        let (marker, addr) = rx
-            .recv_timeout(WAIT)
-            .expect("the server logs its addresses");
-        if marker.starts_with("listening") {
-            main = addr;
-        } else {
-            health = addr;
-        }
-    }
 
     // More connections than the server has descriptors, each sending
     // nothing: the kernel queues what the server does not accept.
@@ -596,4 +613,87 @@ fn after_the_documented_backup_and_restore_no_id_is_handed_out_twice() {
         .chain(after.iter().map(u64::to_string))
         .collect();
     assert_eq!(ids, expected, "the ready id, then every notification once");
+}
+
+/// The `retry:` a fresh stream of `served` advertises, in milliseconds.
+fn advertised_retry(served: &Served, token: &str) -> String {
+    let opening = read_stream_until(&served.addr, token, "event: ready");
+    opening
+        .lines()
+        .find_map(|l| l.strip_prefix("retry: "))
+        .expect("the opening block has retry:")
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn flags_beat_variables_which_beat_the_file_which_beats_the_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("belfry.toml");
+    std::fs::write(&file, "retry = \"700ms\"\nkeepalive = \"20s\"\n").unwrap();
+    let token = token_for(
+        dir.path(),
+        &["--email", "a@shop.example", "--role", "admin"],
+    );
+    let with = |variable: Option<&str>, flag: Option<&str>| {
+        let mut command = Command::new(BIN);
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&file)
+            .arg("--data-dir")
+            .arg(dir.path());
+        if let Some(v) = variable {
+            command.env("BELFRY_RETRY", v);
+        }
+        if let Some(f) = flag {
+            command.args(["--retry", f]);
+        }
+        let served = start(command, &dir.path().join("ready.json"));
+        advertised_retry(&served, &token)
+    };
+    assert_eq!(with(None, None), "700", "the file beats the default (500)");
+    assert_eq!(
+        with(Some("800ms"), None),
+        "800",
+        "a variable beats the file"
+    );
+    assert_eq!(
+        with(Some("800ms"), Some("900ms")),
+        "900",
+        "a flag beats both"
+    );
+    // A flag that repeats the default still beats the file.
+    assert_eq!(with(None, Some("500ms")), "500");
+}
+
+#[test]
+fn the_old_name_of_a_renamed_setting_still_works_and_warns_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = token_for(
+        dir.path(),
+        &["--email", "a@shop.example", "--role", "admin"],
+    );
+    let mut command = Command::new(BIN);
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("BELFRY_MAX_CONNECTIONS", "1");
+    let served = start(command, &dir.path().join("ready.json"));
+    let _first = read_stream_until(&served.addr, &token, "event: ready");
+    // The one stream allowed is open: the next is refused.
+    let mut tcp = TcpStream::connect(&served.addr).unwrap();
+    tcp.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        tcp,
+        "GET /api/admin/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = tcp.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    let log = served.log.lock().unwrap().clone();
+    assert!(
+        log.contains("BELFRY_MAX_CONNECTIONS is now called BELFRY_MAX_STREAMS"),
+        "{log}"
+    );
 }

@@ -98,9 +98,8 @@ fn from_help() -> BTreeMap<String, Setting> {
             let env = bracket(&text, "[env: ")
                 .unwrap_or_else(|| panic!("{flag} has no BELFRY_* variable in --help"));
             let env = env.trim_end_matches('=').to_owned();
-            let default = bracket(&text, "[default: ").unwrap_or_else(|| {
-                panic!("{flag} states no [default: …] in its --help text; add one and document it")
-            });
+            // No `[default: …]`: the setting is unset unless given.
+            let default = bracket(&text, "[default: ").unwrap_or_else(|| "none".to_owned());
             let key = (flag != "--config").then(|| flag[2..].replace('-', "_"));
             (flag, Setting { key, env, default })
         })

@@ -122,7 +122,7 @@ fn access_token(
             ttl,
             Some(session_id),
         )
-        .map_err(ApiError::Internal)?;
+        .map_err(|e| ApiError::Internal(e.into()))?;
     Ok(TokenResponse {
         access_token: access,
         refresh_token: String::new(),
