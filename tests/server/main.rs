@@ -8,4 +8,5 @@ mod inbox;
 mod ops;
 mod publish;
 mod signin;
+mod store;
 mod stream;

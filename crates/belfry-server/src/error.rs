@@ -46,7 +46,10 @@ pub enum ApiError {
         message: String,
         retry_after_secs: u64,
     },
-    #[error("the store is unavailable")]
+    /// A store failure. Answered 503 when the store is unavailable (a retry
+    /// with the same `Idempotency-Key` is safe), else 500: stored data that
+    /// cannot be read is not fixed by retrying.
+    #[error("the store failed")]
     Unavailable(#[source] StoreError),
     #[error("the server is shutting down")]
     ShuttingDown,
@@ -69,6 +72,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(e) if !e.is_unavailable() => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Unavailable(_) | ApiError::ShuttingDown | ApiError::Busy { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -89,6 +93,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict { code, .. } => code,
             ApiError::TooMany { .. } => "too_many_requests",
+            ApiError::Unavailable(e) if !e.is_unavailable() => "internal_error",
             ApiError::Unavailable(_) => "store_unavailable",
             ApiError::Busy { .. } => "busy",
             ApiError::ShuttingDown => "shutting_down",
@@ -99,11 +104,11 @@ impl ApiError {
     fn message(&self) -> String {
         match self {
             ApiError::Validation { message, .. } => message.clone(),
-            ApiError::Unavailable(_) => {
+            ApiError::Unavailable(e) if e.is_unavailable() => {
                 "the notification store is unavailable; retry with the same Idempotency-Key"
                     .to_owned()
             }
-            ApiError::Internal(_) => {
+            ApiError::Unavailable(_) | ApiError::Internal(_) => {
                 "internal server error; the server log has the details".to_owned()
             }
             other => other.to_string(),
@@ -117,12 +122,30 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// An error and every error under it, `: `-separated, for a log line.
+struct Chain<'a>(&'a dyn std::error::Error);
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(e) = source {
+            write!(f, ": {e}")?;
+            source = e.source();
+        }
+        Ok(())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         match &self {
             ApiError::Internal(e) => tracing::error!(error = ?e, "request failed"),
-            ApiError::Unavailable(e) => tracing::error!(error = %e, "store unavailable"),
+            ApiError::Unavailable(e) if e.is_unavailable() => {
+                tracing::error!(error = %Chain(e), "store unavailable");
+            }
+            ApiError::Unavailable(e) => tracing::error!(error = %Chain(e), "store failed"),
             _ => {}
         }
         let field = match &self {
@@ -165,5 +188,21 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unavailable_store_is_a_503_to_retry_and_corrupt_data_a_500() {
+        let down = ApiError::from(StoreError::from(sqlx::Error::PoolTimedOut)).into_response();
+        assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(down.headers().contains_key(header::RETRY_AFTER));
+
+        let corrupt = ApiError::from(StoreError::corrupt("severity 7")).into_response();
+        assert_eq!(corrupt.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!corrupt.headers().contains_key(header::RETRY_AFTER));
     }
 }

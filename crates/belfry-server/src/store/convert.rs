@@ -1,5 +1,6 @@
 //! Conversions shared by the SQL stores: timestamps as Unix milliseconds,
-//! severities as ordered small integers, ids as non-negative `i64`.
+//! severities as ordered small integers, ids as non-negative `i64`. A stored
+//! value that does not convert back is [`StoreError::Corrupt`].
 
 use belfry_proto::{Severity, UnreadCounts};
 use time::OffsetDateTime;
@@ -12,10 +13,12 @@ pub(super) fn to_millis(t: OffsetDateTime) -> i64 {
 
 pub(super) fn from_millis(ms: i64) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .map_err(|e| StoreError::Corrupt(format!("created_at {ms}: {e}")))
+        .map_err(|e| StoreError::corrupt_because(format!("timestamp {ms}"), e))
 }
 
-pub(super) fn severity_rank(s: Severity) -> i64 {
+/// A severity as stored: `SMALLINT` in PostgreSQL, which SQLite's `INTEGER`
+/// also reads into.
+pub(super) fn severity_rank(s: Severity) -> i16 {
     match s {
         Severity::Info => 0,
         Severity::Warning => 1,
@@ -23,11 +26,11 @@ pub(super) fn severity_rank(s: Severity) -> i64 {
     }
 }
 
-pub(super) fn severity_from_rank(r: i64) -> Result<Severity, StoreError> {
+pub(super) fn severity_from_rank(r: i16) -> Result<Severity, StoreError> {
     Severity::ALL
         .get(usize::try_from(r).unwrap_or(usize::MAX))
         .copied()
-        .ok_or_else(|| StoreError::Corrupt(format!("severity {r}")))
+        .ok_or_else(|| StoreError::corrupt(format!("severity {r}")))
 }
 
 /// An id as the databases store it; ids never come near `i64::MAX`.
@@ -36,7 +39,7 @@ pub(super) fn db_id(id: u64) -> i64 {
 }
 
 pub(super) fn id_from(v: i64) -> Result<u64, StoreError> {
-    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("id {v}")))
+    u64::try_from(v).map_err(|e| StoreError::corrupt_because(format!("id {v}"), e))
 }
 
 /// `restores` rows, `(floor, base)`.
@@ -56,13 +59,13 @@ pub(super) fn revocation(scope: &str, subject: String) -> Result<Revocation, Sto
     match scope {
         "user" => Ok(Revocation::User(subject)),
         "session" => Ok(Revocation::Session(subject)),
-        other => Err(StoreError::Corrupt(format!("revocation scope {other}"))),
+        other => Err(StoreError::corrupt(format!("revocation scope {other}"))),
     }
 }
 
 /// Unread counts from `(severity rank, count)` rows.
 pub(super) fn unread_counts(
-    rows: impl IntoIterator<Item = (i64, i64)>,
+    rows: impl IntoIterator<Item = (i16, i64)>,
 ) -> Result<UnreadCounts, StoreError> {
     let mut c = UnreadCounts::default();
     for (rank, n) in rows {

@@ -6,11 +6,9 @@
 
 mod convert;
 mod postgres;
-mod postgres_accounts;
-mod postgres_inbox;
 mod sqlite;
-mod sqlite_accounts;
-mod sqlite_inbox;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use belfry_proto::{
@@ -22,19 +20,87 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// Store failures, without any HTTP notion.
+///
+/// Cheap to clone: a failed group commit answers every publisher in the
+/// batch with the same error.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
-    #[error("database error: {0}")]
-    Database(String),
-    #[error("stored data is corrupt: {0}")]
-    Corrupt(String),
+    /// The database failed the call: unreachable, out of connections,
+    /// busy, or it refused the statement. Retrying may succeed.
+    #[error(transparent)]
+    Database(Arc<sqlx::Error>),
+    /// What is stored cannot be read back as the model needs it: a value
+    /// out of range (an unknown severity, a bad timestamp), a column of the
+    /// wrong type, a row that must exist but does not. Retrying cannot help.
+    #[error("stored data is corrupt: {what}")]
+    Corrupt {
+        /// Which value, e.g. `severity 7` or `column "created_at"`.
+        what: String,
+        #[source]
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    },
     #[error("{0} already exists")]
     Conflict(String),
+    /// The schema could not be brought up to date.
+    #[error("migration failed")]
+    Migration(#[source] Arc<sqlx::migrate::MigrateError>),
+}
+
+impl StoreError {
+    /// Whether the store could not do it now and the same call may succeed
+    /// later; otherwise a retry meets the same failure.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Database(_))
+    }
+
+    pub(crate) fn corrupt(what: impl Into<String>) -> Self {
+        StoreError::Corrupt {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn corrupt_because(
+        what: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StoreError::Corrupt {
+            what: what.into(),
+            source: Some(Arc::new(source)),
+        }
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        StoreError::Database(e.to_string())
+        match e {
+            // A value the row holds does not decode as its Rust type.
+            sqlx::Error::ColumnDecode { index, source } => StoreError::Corrupt {
+                what: format!("column {index}"),
+                source: Some(Arc::from(source)),
+            },
+            sqlx::Error::Decode(source) => StoreError::Corrupt {
+                what: "a stored value".to_owned(),
+                source: Some(Arc::from(source)),
+            },
+            // The schema is not what this build reads.
+            sqlx::Error::ColumnNotFound(column) => {
+                StoreError::corrupt(format!("column {column} is missing"))
+            }
+            sqlx::Error::ColumnIndexOutOfBounds { index, len } => {
+                StoreError::corrupt(format!("column {index} of a row of {len}"))
+            }
+            // Only rows that always exist are fetched with `fetch_one`
+            // (aggregates, `RETURNING`, PostgreSQL's id counter).
+            sqlx::Error::RowNotFound => StoreError::corrupt("a row that must exist is missing"),
+            other => StoreError::Database(Arc::new(other)),
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migration(Arc::new(e))
     }
 }
 
@@ -337,4 +403,34 @@ pub trait AccountStore: Send + Sync + 'static {
 
     /// Id of the newest revocation (0 when none).
     async fn last_revocation(&self) -> Result<i64, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn a_value_that_does_not_decode_is_corruption_and_keeps_its_cause() {
+        let e = StoreError::from(sqlx::Error::ColumnDecode {
+            index: "\"severity\"".to_owned(),
+            source: "out of range".into(),
+        });
+        assert!(!e.is_unavailable());
+        assert_eq!(
+            e.to_string(),
+            r#"stored data is corrupt: column "severity""#
+        );
+        assert_eq!(e.source().unwrap().to_string(), "out of range");
+    }
+
+    #[test]
+    fn an_unreachable_database_is_unavailability_and_keeps_the_sqlx_error() {
+        let e = StoreError::from(sqlx::Error::PoolTimedOut);
+        assert!(e.is_unavailable());
+        assert!(
+            matches!(&e, StoreError::Database(inner) if matches!(**inner, sqlx::Error::PoolTimedOut))
+        );
+    }
 }

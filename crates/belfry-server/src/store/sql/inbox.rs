@@ -1,80 +1,55 @@
-//! SQLite: per-admin read state, acks and preferences.
+//! Per-admin read state, acks and preferences.
 
 use async_trait::async_trait;
-use belfry_proto::{Ack, Actor, InboxItem, Preferences, UnreadCounts};
-use sqlx::{QueryBuilder, Row, Sqlite};
+use belfry_proto::{Ack, InboxItem, Preferences, UnreadCounts};
+use sqlx::{QueryBuilder, Row as _};
 use time::OffsetDateTime;
 
-use super::convert::{db_id, from_millis, severity_rank, to_millis, unread_counts};
-use super::sqlite::row_to_notification;
-use super::{
-    AckOutcome, InboxQuery, InboxStore, ReadChange, ReleaseOutcome, SqliteStore, StoreError,
-};
+use super::{Conn, Db, SqlStore, id_batches, row_to_ack, row_to_notification};
+use crate::store::convert::{db_id, from_millis, severity_rank, to_millis, unread_counts};
+use crate::store::{AckOutcome, InboxQuery, InboxStore, ReadChange, ReleaseOutcome, StoreError};
 
-fn row_to_ack(row: &sqlx::sqlite::SqliteRow) -> Result<Option<Ack>, StoreError> {
-    let by: Option<String> = row.try_get("ack_by")?;
-    let Some(sub) = by else { return Ok(None) };
-    Ok(Some(Ack {
-        by: Actor {
-            sub,
-            email: row.try_get("ack_email")?,
-        },
-        at: from_millis(row.try_get("ack_at")?)?,
-        note: row.try_get("ack_note")?,
-    }))
-}
-
-async fn horizon<'e, E>(exec: E, user: &str) -> Result<i64, StoreError>
-where
-    E: sqlx::Executor<'e, Database = Sqlite>,
-{
-    let h: Option<i64> = sqlx::query_scalar("SELECT up_to FROM read_horizons WHERE user_sub = ?")
+async fn horizon(conn: &mut Conn, user: &str) -> Result<i64, StoreError> {
+    let h: Option<i64> = sqlx::query_scalar("SELECT up_to FROM read_horizons WHERE user_sub = $1")
         .bind(user)
-        .fetch_optional(exec)
+        .fetch_optional(&mut *conn)
         .await?;
     Ok(h.unwrap_or(0))
 }
 
-async fn counts<'e, E>(exec: E, user: &str, horizon: i64) -> Result<UnreadCounts, StoreError>
-where
-    E: sqlx::Executor<'e, Database = Sqlite>,
-{
+async fn counts(conn: &mut Conn, user: &str, horizon: i64) -> Result<UnreadCounts, StoreError> {
     // Unread = above the horizon and not marked read, plus at or below it
     // and marked unread. Both halves only touch unread candidates.
     let rows = sqlx::query(
         "SELECT severity, COUNT(*) AS n FROM (
              SELECT n.severity FROM notifications n
-             WHERE n.id > ?2 AND NOT EXISTS (
+             WHERE n.id > $2 AND NOT EXISTS (
                  SELECT 1 FROM read_marks m
-                 WHERE m.user_sub = ?1 AND m.notification_id = n.id AND m.is_read = 1)
+                 WHERE m.user_sub = $1 AND m.notification_id = n.id AND m.is_read)
              UNION ALL
              SELECT n.severity FROM read_marks m JOIN notifications n ON n.id = m.notification_id
-             WHERE m.user_sub = ?1 AND m.is_read = 0 AND m.notification_id <= ?2
-         ) GROUP BY severity",
+             WHERE m.user_sub = $1 AND NOT m.is_read AND m.notification_id <= $2
+         ) unread GROUP BY severity",
     )
     .bind(user)
     .bind(horizon)
-    .fetch_all(exec)
+    .fetch_all(&mut *conn)
     .await?;
     let rows = rows
         .iter()
-        .map(|row| {
-            Ok((
-                row.try_get::<i64, _>("severity")?,
-                row.try_get::<i64, _>("n")?,
-            ))
-        })
+        .map(|row| Ok((row.try_get("severity")?, row.try_get("n")?)))
         .collect::<Result<Vec<_>, StoreError>>()?;
     unread_counts(rows)
 }
 
-async fn current_ack(tx: &mut sqlx::SqliteConnection, id: i64) -> Result<Option<Ack>, StoreError> {
-    let row = sqlx::query(
+async fn current_ack(conn: &mut Conn, id: i64) -> Result<Option<Ack>, StoreError> {
+    let row = sqlx::query(concat!(
         "SELECT by_sub AS ack_by, by_email AS ack_email, at AS ack_at, note AS ack_note
-         FROM acks WHERE notification_id = ?",
-    )
+         FROM acks WHERE notification_id = $1",
+        lock_rows!()
+    ))
     .bind(id)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?;
     match row {
         Some(r) => row_to_ack(&r),
@@ -82,18 +57,22 @@ async fn current_ack(tx: &mut sqlx::SqliteConnection, id: i64) -> Result<Option<
     }
 }
 
-async fn exists(tx: &mut sqlx::SqliteConnection, id: i64) -> Result<bool, StoreError> {
-    Ok(
-        sqlx::query_scalar::<_, i64>("SELECT 1 FROM notifications WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some(),
-    )
+async fn exists(conn: &mut Conn, id: i64) -> Result<bool, StoreError> {
+    // The row lock (where there is one): acks of one notification are
+    // decided one at a time, so two admins acking at once get one 200 and
+    // one 409, never two 200s.
+    Ok(sqlx::query_scalar::<_, i64>(concat!(
+        "SELECT id FROM notifications WHERE id = $1",
+        lock_rows!()
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .is_some())
 }
 
 #[async_trait]
-impl InboxStore for SqliteStore {
+impl InboxStore for SqlStore {
     #[tracing::instrument(skip(self, query))]
     async fn inbox_page(
         &self,
@@ -101,8 +80,8 @@ impl InboxStore for SqliteStore {
         query: &InboxQuery,
     ) -> Result<(Vec<InboxItem>, bool), StoreError> {
         let mut conn = self.pool.acquire().await?;
-        let h = horizon(&mut *conn, user).await?;
-        let mut q: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
+        let h = horizon(&mut conn, user).await?;
+        let mut q: QueryBuilder<'_, Db> = QueryBuilder::new(
             "SELECT n.id, n.kind, n.severity, n.title, n.body, n.link, n.data, n.created_at,
                     COALESCE(m.is_read, n.id <= ",
         );
@@ -113,8 +92,8 @@ impl InboxStore for SqliteStore {
              FROM notifications n
              LEFT JOIN read_marks m ON m.notification_id = n.id AND m.user_sub = ",
         );
-        q.push_bind(user);
-        q.push(" LEFT JOIN acks a ON a.notification_id = n.id WHERE 1 = 1");
+        q.push_bind(user.to_owned());
+        q.push(" LEFT JOIN acks a ON a.notification_id = n.id WHERE TRUE");
         if let Some(before) = query.before {
             q.push(" AND n.id < ").push_bind(db_id(before));
         }
@@ -125,9 +104,9 @@ impl InboxStore for SqliteStore {
             q.push(" AND n.kind = ").push_bind(kind.clone());
         }
         if query.unread_only {
-            q.push(" AND COALESCE(m.is_read, n.id <= ")
+            q.push(" AND NOT COALESCE(m.is_read, n.id <= ")
                 .push_bind(h)
-                .push(") = 0");
+                .push(")");
         }
         q.push(" ORDER BY n.id DESC LIMIT ")
             .push_bind(i64::from(query.limit) + 1);
@@ -139,7 +118,7 @@ impl InboxStore for SqliteStore {
             .map(|row| {
                 Ok(InboxItem {
                     notification: row_to_notification(row)?,
-                    read: row.try_get::<i64, _>("is_read")? != 0,
+                    read: row.try_get("is_read")?,
                     ack: row_to_ack(row)?,
                 })
             })
@@ -149,8 +128,8 @@ impl InboxStore for SqliteStore {
 
     async fn unread_counts(&self, user: &str) -> Result<UnreadCounts, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        let h = horizon(&mut *conn, user).await?;
-        counts(&mut *conn, user, h).await
+        let h = horizon(&mut conn, user).await?;
+        counts(&mut conn, user, h).await
     }
 
     #[tracing::instrument(skip(self))]
@@ -160,37 +139,40 @@ impl InboxStore for SqliteStore {
             ReadChange::UpTo(up_to) => {
                 let up_to = db_id(*up_to);
                 sqlx::query(
-                    "INSERT INTO read_horizons (user_sub, up_to) VALUES (?, ?)
-                     ON CONFLICT (user_sub) DO UPDATE SET up_to = MAX(up_to, excluded.up_to)",
+                    "INSERT INTO read_horizons (user_sub, up_to) VALUES ($1, $2)
+                     ON CONFLICT (user_sub) DO UPDATE SET up_to = excluded.up_to
+                     WHERE excluded.up_to > read_horizons.up_to",
                 )
                 .bind(user)
                 .bind(up_to)
                 .execute(&mut *tx)
                 .await?;
                 // Explicit marks at or below the horizon are now all "read".
-                sqlx::query("DELETE FROM read_marks WHERE user_sub = ? AND notification_id <= ?")
+                sqlx::query("DELETE FROM read_marks WHERE user_sub = $1 AND notification_id <= $2")
                     .bind(user)
                     .bind(up_to)
                     .execute(&mut *tx)
                     .await?;
             }
             ReadChange::Ids { ids, read } => {
-                for id in ids {
-                    sqlx::query(
+                // Ids that name no notification are skipped.
+                for batch in id_batches(ids) {
+                    sqlx::query(concat!(
                         "INSERT INTO read_marks (user_sub, notification_id, is_read)
-                         SELECT ?, id, ? FROM notifications WHERE id = ?
-                         ON CONFLICT (user_sub, notification_id) DO UPDATE SET is_read = excluded.is_read",
-                    )
+                         SELECT $1, id, $2 FROM notifications WHERE id = ",
+                        any!("$3"),
+                        " ON CONFLICT (user_sub, notification_id) DO UPDATE SET is_read = excluded.is_read"
+                    ))
                     .bind(user)
-                    .bind(i64::from(*read))
-                    .bind(db_id(*id))
+                    .bind(*read)
+                    .bind(batch)
                     .execute(&mut *tx)
                     .await?;
                 }
             }
         }
-        let h = horizon(&mut *tx, user).await?;
-        let c = counts(&mut *tx, user, h).await?;
+        let h = horizon(&mut tx, user).await?;
+        let c = counts(&mut tx, user, h).await?;
         tx.commit().await?;
         Ok(c)
     }
@@ -208,7 +190,7 @@ impl InboxStore for SqliteStore {
             return Ok(AckOutcome::HeldBy(held));
         }
         sqlx::query(
-            "INSERT INTO acks (notification_id, by_sub, by_email, at, note) VALUES (?, ?, ?, ?, ?)
+            "INSERT INTO acks (notification_id, by_sub, by_email, at, note) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (notification_id) DO UPDATE SET
                  by_sub = excluded.by_sub, by_email = excluded.by_email,
                  at = excluded.at, note = excluded.note",
@@ -245,7 +227,7 @@ impl InboxStore for SqliteStore {
             }
             Some(_) => {}
         }
-        sqlx::query("DELETE FROM acks WHERE notification_id = ?")
+        sqlx::query("DELETE FROM acks WHERE notification_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -255,20 +237,21 @@ impl InboxStore for SqliteStore {
 
     async fn preferences(&self, user: &str) -> Result<Option<Preferences>, StoreError> {
         let json: Option<String> =
-            sqlx::query_scalar("SELECT json FROM preferences WHERE user_sub = ?")
+            sqlx::query_scalar("SELECT json FROM preferences WHERE user_sub = $1")
                 .bind(user)
                 .fetch_optional(&self.pool)
                 .await?;
         json.map(|j| {
-            serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(format!("preferences: {e}")))
+            serde_json::from_str(&j).map_err(|e| StoreError::corrupt_because("preferences", e))
         })
         .transpose()
     }
 
     async fn set_preferences(&self, user: &str, prefs: &Preferences) -> Result<(), StoreError> {
-        let json = serde_json::to_string(prefs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let json = serde_json::to_string(prefs)
+            .map_err(|e| StoreError::corrupt_because("preferences", e))?;
         sqlx::query(
-            "INSERT INTO preferences (user_sub, json, updated_at) VALUES (?, ?, ?)
+            "INSERT INTO preferences (user_sub, json, updated_at) VALUES ($1, $2, $3)
              ON CONFLICT (user_sub) DO UPDATE SET json = excluded.json, updated_at = excluded.updated_at",
         )
         .bind(user)

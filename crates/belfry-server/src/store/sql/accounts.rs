@@ -1,67 +1,53 @@
-//! SQLite: local accounts, sign-ins (refresh-token chains), login failures
-//! and revocations.
+//! Local accounts, sign-ins (refresh-token chains), login failures and
+//! revocations.
 
 use async_trait::async_trait;
-use sqlx::Row;
+use sqlx::Row as _;
 use time::OffsetDateTime;
 
-use super::convert::{from_millis, revocation, to_millis};
-use super::{AccountStore, Revocation, RotateOutcome, SqliteStore, StoreError, User};
+use super::{Conn, SqlStore, lock_revocations, now_ms, record_login_failures, row_to_user};
+use crate::store::convert::{from_millis, revocation, to_millis};
+use crate::store::{AccountStore, Revocation, RotateOutcome, StoreError, User};
 
-fn row_to_user(row: &sqlx::sqlite::SqliteRow) -> Result<User, StoreError> {
-    Ok(User {
-        id: row.try_get("id")?,
-        email: row.try_get("email")?,
-        password_hash: row.try_get("password_hash")?,
-        is_admin: row.try_get::<i64, _>("is_admin")? != 0,
-        disabled: row.try_get::<i64, _>("disabled")? != 0,
-        created_at: from_millis(row.try_get("created_at")?)?,
-    })
+/// Records a revocation, which every process sharing the store picks up
+/// by polling `id > last seen`: ids must commit in order (see
+/// `lock_revocations`).
+async fn revoke(conn: &mut Conn, scope: &str, subject: &str, now: i64) -> Result<(), StoreError> {
+    lock_revocations(conn).await?;
+    sqlx::query("INSERT INTO revocations (scope, subject, at) VALUES ($1, $2, $3)")
+        .bind(scope)
+        .bind(subject)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 async fn revoke_user_sessions(
-    tx: &mut sqlx::SqliteConnection,
+    conn: &mut Conn,
     user_id: i64,
     email: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL")
+    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
         .bind(now)
         .bind(user_id)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-    sqlx::query("INSERT INTO revocations (scope, subject, at) VALUES ('user', ?, ?)")
-        .bind(email)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
+    revoke(conn, "user", email, now).await
 }
 
-async fn revoke_session(
-    tx: &mut sqlx::SqliteConnection,
-    session_id: &str,
-    now: i64,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+async fn revoke_session(conn: &mut Conn, session_id: &str, now: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
         .bind(now)
         .bind(session_id)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-    sqlx::query("INSERT INTO revocations (scope, subject, at) VALUES ('session', ?, ?)")
-        .bind(session_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
-}
-
-fn now_ms() -> i64 {
-    to_millis(OffsetDateTime::now_utc())
+    revoke(conn, "session", session_id, now).await
 }
 
 #[async_trait]
-impl AccountStore for SqliteStore {
+impl AccountStore for SqlStore {
     async fn create_user(
         &self,
         email: &str,
@@ -69,12 +55,12 @@ impl AccountStore for SqliteStore {
         is_admin: bool,
     ) -> Result<User, StoreError> {
         let result = sqlx::query(
-            "INSERT INTO users (email, password_hash, is_admin, created_at) VALUES (?, ?, ?, ?)
+            "INSERT INTO users (email, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4)
              RETURNING id, email, password_hash, is_admin, disabled, created_at",
         )
         .bind(email)
         .bind(password_hash)
-        .bind(i64::from(is_admin))
+        .bind(is_admin)
         .bind(now_ms())
         .fetch_one(&self.pool)
         .await;
@@ -89,7 +75,7 @@ impl AccountStore for SqliteStore {
 
     async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, email, password_hash, is_admin, disabled, created_at FROM users WHERE email = ?",
+            "SELECT id, email, password_hash, is_admin, disabled, created_at FROM users WHERE email = $1",
         )
         .bind(email)
         .fetch_optional(&self.pool)
@@ -109,8 +95,8 @@ impl AccountStore for SqliteStore {
     async fn set_disabled(&self, email: &str, disabled: bool) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await?;
         let id: Option<i64> =
-            sqlx::query_scalar("UPDATE users SET disabled = ? WHERE email = ? RETURNING id")
-                .bind(i64::from(disabled))
+            sqlx::query_scalar("UPDATE users SET disabled = $1 WHERE email = $2 RETURNING id")
+                .bind(disabled)
                 .bind(email)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -125,7 +111,7 @@ impl AccountStore for SqliteStore {
     async fn set_password(&self, email: &str, password_hash: &str) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await?;
         let id: Option<i64> =
-            sqlx::query_scalar("UPDATE users SET password_hash = ? WHERE email = ? RETURNING id")
+            sqlx::query_scalar("UPDATE users SET password_hash = $1 WHERE email = $2 RETURNING id")
                 .bind(password_hash)
                 .bind(email)
                 .fetch_optional(&mut *tx)
@@ -144,14 +130,14 @@ impl AccountStore for SqliteStore {
         refresh_expires: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        sqlx::query("INSERT INTO sessions (id, user_id, created_at) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO sessions (id, user_id, created_at) VALUES ($1, $2, $3)")
             .bind(session_id)
             .bind(user_id)
             .bind(now_ms())
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES (?, ?, ?)",
+            "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2, $3)",
         )
         .bind(refresh_hash)
         .bind(session_id)
@@ -170,14 +156,18 @@ impl AccountStore for SqliteStore {
     ) -> Result<RotateOutcome, StoreError> {
         let now = now_ms();
         let mut tx = self.write_tx().await?;
-        let row = sqlx::query(
+        // The token's row lock (where there is one): two replicas given the
+        // same token at once rotate it once; the second sees it used and
+        // treats it as reuse.
+        let row = sqlx::query(concat!(
             "SELECT t.session_id, t.expires_at, t.used_at, s.revoked_at,
                     u.id, u.email, u.password_hash, u.is_admin, u.disabled, u.created_at
              FROM refresh_tokens t
              JOIN sessions s ON s.id = t.session_id
              JOIN users u ON u.id = s.user_id
-             WHERE t.token_hash = ?",
-        )
+             WHERE t.token_hash = $1",
+            lock_rows!(t)
+        ))
         .bind(old_hash)
         .fetch_optional(&mut *tx)
         .await?;
@@ -201,13 +191,13 @@ impl AccountStore for SqliteStore {
         if expires <= now {
             return Ok(RotateOutcome::Invalid);
         }
-        sqlx::query("UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ?")
+        sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2")
             .bind(now)
             .bind(old_hash)
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES (?, ?, ?)",
+            "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2, $3)",
         )
         .bind(new_hash)
         .bind(&session_id)
@@ -221,7 +211,7 @@ impl AccountStore for SqliteStore {
     async fn revoke_by_refresh(&self, hash: &str) -> Result<Option<String>, StoreError> {
         let mut tx = self.write_tx().await?;
         let session: Option<String> =
-            sqlx::query_scalar("SELECT session_id FROM refresh_tokens WHERE token_hash = ?")
+            sqlx::query_scalar("SELECT session_id FROM refresh_tokens WHERE token_hash = $1")
                 .bind(hash)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -234,9 +224,9 @@ impl AccountStore for SqliteStore {
     }
 
     async fn session_active(&self, session_id: &str) -> Result<bool, StoreError> {
-        let active: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.id = ? AND s.revoked_at IS NULL AND u.disabled = 0",
+        let active: Option<bool> = sqlx::query_scalar(
+            "SELECT TRUE FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id = $1 AND s.revoked_at IS NULL AND NOT u.disabled",
         )
         .bind(session_id)
         .fetch_optional(&self.pool)
@@ -249,16 +239,7 @@ impl AccountStore for SqliteStore {
         keys: &[String],
         at: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
-        for key in keys {
-            sqlx::query("INSERT INTO login_failures (key, at) VALUES (?, ?)")
-                .bind(key)
-                .bind(to_millis(at))
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        record_login_failures(self, keys, to_millis(at)).await
     }
 
     async fn login_failures(
@@ -267,7 +248,7 @@ impl AccountStore for SqliteStore {
         since: OffsetDateTime,
     ) -> Result<(u64, Option<OffsetDateTime>), StoreError> {
         let row = sqlx::query(
-            "SELECT COUNT(*) AS n, MAX(at) AS last FROM login_failures WHERE key = ? AND at >= ?",
+            "SELECT COUNT(*) AS n, MAX(at) AS last FROM login_failures WHERE key = $1 AND at >= $2",
         )
         .bind(key)
         .bind(to_millis(since))
@@ -286,7 +267,7 @@ impl AccountStore for SqliteStore {
         key: &str,
         before: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM login_failures WHERE key = ? OR at < ?")
+        sqlx::query("DELETE FROM login_failures WHERE key = $1 OR at < $2")
             .bind(key)
             .bind(to_millis(before))
             .execute(&self.pool)
@@ -296,7 +277,7 @@ impl AccountStore for SqliteStore {
 
     async fn revocations_after(&self, after: i64) -> Result<Vec<(i64, Revocation)>, StoreError> {
         let rows =
-            sqlx::query("SELECT id, scope, subject FROM revocations WHERE id > ? ORDER BY id")
+            sqlx::query("SELECT id, scope, subject FROM revocations WHERE id > $1 ORDER BY id")
                 .bind(after)
                 .fetch_all(&self.pool)
                 .await?;
@@ -312,7 +293,7 @@ impl AccountStore for SqliteStore {
 
     async fn last_revocation(&self) -> Result<i64, StoreError> {
         Ok(
-            sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM revocations")
+            sqlx::query_scalar("SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM revocations")
                 .fetch_one(&self.pool)
                 .await?,
         )
