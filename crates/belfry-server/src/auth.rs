@@ -423,35 +423,497 @@ impl FromRequestParts<AppState> for Publisher {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    //! The verifier's decisions without a server: each table row is one token
+    //! (or request) and what `verify` (or `authenticate`) must make of it.
+    //! tests/server/auth.rs only checks that a refusal becomes a 401 with a
+    //! bearer challenge, and what needs the extractors.
+    //!
+    //! Time: jsonwebtoken reads the system clock, which tokio's paused clock
+    //! does not govern, so rows that depend on it put `exp` and `nbf` 30 s or
+    //! more from the edge of the leeway: a slow machine cannot flip a row.
 
-    fn config() -> JwtConfig {
-        crate::config::Config::new("/tmp").jwt
+    use super::*;
+    use axum::http::{HeaderValue, Request};
+    use base64::Engine as _;
+    use serde_json::{Value, json};
+
+    const SECRET: &str = "unit-test-secret-unit-test-secret";
+    /// On every test verifier's admin list.
+    const OWNER: &str = "owner@shop.example";
+
+    /// Test-only Ed25519 key pair (RFC 8037 example key); never used outside tests.
+    const ED25519_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g
+-----END PRIVATE KEY-----
+";
+    const ED25519_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=
+-----END PUBLIC KEY-----
+";
+    /// Test-only P-256 key pair, generated for these tests; never used outside them.
+    const P256_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgaXkqbI29Kjnsuhih
+WXkAzAKsFUdUW4oXc1Aoea6av8mhRANCAASMtWi64rEHNb7DxpsPV3saNNVGlHGJ
+u7fIhrwHAQ/GRjkJfQJ8FcwHDJAdSZcNCVpHUY7I5kF+4ROq3WKzWRZv
+-----END PRIVATE KEY-----
+";
+    const P256_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEjLVouuKxBzW+w8abD1d7GjTVRpRx
+ibu3yIa8BwEPxkY5CX0CfBXMBwyQHUmXDQlaR1GOyOZBfuETqt1is1kWbw==
+-----END PUBLIC KEY-----
+";
+    /// Test-only RSA-2048 key pair, generated for these tests; never used outside them.
+    const RSA_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----
+MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQDKsUuR6FtQ50dZ
+6hpxq2JcBGHtmPNWcZbwInJsJ5veH1FudbKSV9iiJDCvPonZZhR6kemimLJvsLNU
+viKY66hsAo30oTFSlEjxdbtPtsN4ZsWLUMNbtnVRHEUhQIZ1mUJlNkmr0D2GozO/
+kNcpr05rq9DS8lS+DNVEKloeZ+2FNi1nTmmGV/ufc7YEnHwtC5dw0ozuH0FokJKx
+5+xu2AoNJpowJDD0ufXdm5MHsPUkpzNF7rWm7HFNlID7K7UF1hGva1qGL7uztjW1
+My/wIOWy3pC2veIhqKNiHNO1Po537HxxDYJakekR+bb+vHn6dQ2B+S5u7wiK9ELS
+Y06JoGqHAgMBAAECggEAJ8AKXnRviBe7RfZjtjwSn5IadGKlAiRnofNXdj90UWTZ
+7uw1F38T1IR9abi9hv1+caUw6PrCL6Y7HRjmpw+8KWZ82WdNSXEcNwJMOC9S+UdK
+YW52yYMoUb5WDlXdqK1kOH4jh4bgsglKijyI/btMCVCaNOxiUx0oK+SUZNcj3RYv
+6Gnpu6YIWZoljp3iVXxkarBPBVwjej5YWuBgcvh4GOkXstCF8Olj8W3LXJi8iodI
+sK6Y9NzV2DkQ4hJOHiaIVZkY2o9nlbt/j0a+/TPNERBUDT4+cFYI9+B5Xz3A3ZcJ
+wXuA7aagXcYwc9OzIpxdc6iBmXtV/xzrG9wz/vPhAQKBgQDwyr4p+12Xzj9alEHT
+L2R5VbxlruqyRourmECwwwGgrpt6CkMoGajTIBJ+GQTUNjadUcT2a60uJYv7riJd
+l1avzdiQAflWa3nbWAzm+f1kVcULtX3b8udQnr5Q1h2daVwH9gr5mLI+jV+5Oatp
+hxBfTx7qtgYee5y8hQ75ExclhwKBgQDXfopKKwa9QfZMbNmFUdpZc2ZZpZUL7vEz
+mhya7HG2mFAOQNL3mQqGlZ/aQVJIzXVkRKrI883nM86JUlnWa/HuzPB83J/rf7n7
+W6jYHYgEh0TR1A89mAEGoxzV6qs46lCcJbwGct3c9osHM2asg7JH6u2uBD38XamQ
+TjMaX03TAQKBgGCEE5dGTyyTGifXd08MFwzfhcWISECvMDrWq09uys86Tc2sIWEI
+b/g4SdFLe/kHxfpnFTjkziTKHgMCuHmlOLT9IIoQkH3IVK7L61gF6kB2dKYN2GX6
+Rie1iXljabl3ytDSGXIUd5XFGxJmgEOrRK+/ShgwX+GGELwr5WWG9mcvAoGAPNjN
+IX4erAfZDOFbViqzlbhg+QUpHbJ9Rs3IL/J9dUpyqGOjbig3caMD/POe0VG6SPKe
+qpk01YiqU9n95e6a5IvXh9ogCbYKBLBv733/LxAm3XycRQ8Lkx0xgjF94VdAJab9
+/XAnt0GiJglcf2+8QlRSgmVOP1kPDOEXyuWIKwECgYEAgbwiGiongA/yL7aGjutg
+zTnR3zZxylr7+eRI4WLGWrDFOCosXkO+o2cRkotFHYc4Kj/stcVVM//D23pGbm21
+aGj1MP2RCyRgHfPr6zqaqc1jpIl6nBHGYPmBoHfmM06K6tsnFl17C7z/QJd3IWBd
+GLHUKOf8GImoM/CX9RZ8sdQ=
+-----END PRIVATE KEY-----
+";
+    const RSA_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAyrFLkehbUOdHWeoacati
+XARh7ZjzVnGW8CJybCeb3h9RbnWyklfYoiQwrz6J2WYUepHpopiyb7CzVL4imOuo
+bAKN9KExUpRI8XW7T7bDeGbFi1DDW7Z1URxFIUCGdZlCZTZJq9A9hqMzv5DXKa9O
+a6vQ0vJUvgzVRCpaHmfthTYtZ05phlf7n3O2BJx8LQuXcNKM7h9BaJCSsefsbtgK
+DSaaMCQw9Ln13ZuTB7D1JKczRe61puxxTZSA+yu1BdYRr2tahi+7s7Y1tTMv8CDl
+st6Qtr3iIaijYhzTtT6Od+x8cQ2CWpHpEfm2/rx5+nUNgfkubu8IivRC0mNOiaBq
+hwIDAQAB
+-----END PUBLIC KEY-----
+";
+
+    const MALFORMED: &str = "malformed token";
+    const WRONG_ALGORITHM: &str = "signed with an algorithm this server does not accept";
+    const BAD_SIGNATURE: &str = "bad signature";
+    const NOT_YET: &str = "not valid yet (its `nbf` is in the future)";
+
+    /// An HS256 verifier with the test secret, no leeway, `OWNER` on the
+    /// admin list, and whatever `tweak` changes.
+    fn verifier(tweak: impl FnOnce(&mut JwtConfig)) -> Verifier {
+        let mut cfg = crate::config::Config::new("/tmp").jwt;
+        cfg.leeway = Duration::ZERO;
+        tweak(&mut cfg);
+        let secret = SecretString::from(SECRET);
+        Verifier::new(&cfg, Some(&secret), &[OWNER.to_owned()]).unwrap()
     }
 
-    fn pair() -> (Verifier, Minter) {
-        let secret = SecretString::from("unit-test-secret-unit-test-secret");
-        let cfg = config();
-        (
-            Verifier::new(&cfg, Some(&secret), &["owner@shop.example".to_owned()]).unwrap(),
-            Minter::new(&secret, &cfg),
+    fn sign(alg: Algorithm, key: &EncodingKey, claims: &Value) -> String {
+        jsonwebtoken::encode(&Header::new(alg), claims, key).unwrap()
+    }
+
+    /// Signed with the test secret, as a trusted issuer would.
+    fn signed(claims: Value) -> String {
+        sign(
+            Algorithm::HS256,
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+            &claims,
         )
     }
 
+    /// Far from any expiry a row tests.
+    fn valid_for_a_while() -> u64 {
+        unix_now() + 600
+    }
+
+    fn ann() -> Value {
+        json!({"sub": "ann", "role": "admin", "exp": valid_for_a_while()})
+    }
+
+    /// `claims` with `extra` merged over them.
+    fn with(mut claims: Value, extra: Value) -> Value {
+        for (k, v) in extra.as_object().unwrap() {
+            claims[k] = v.clone();
+        }
+        claims
+    }
+
+    fn segment(v: &Value) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    }
+
+    fn refused(reason: &str) -> Result<String, AuthError> {
+        Err(AuthError::Invalid(reason.to_owned()))
+    }
+
+    /// What a row expects of `verify`: the subject, or the refusal.
+    fn check(v: &Verifier, rows: Vec<(&str, String, Result<String, AuthError>)>) {
+        for (what, token, expected) in rows {
+            assert_eq!(v.verify(&token).map(|id| id.sub), expected, "{what}");
+        }
+    }
+
     #[test]
-    fn role_claim_or_listed_email_makes_an_admin() {
-        let (v, m) = pair();
-        let day = Duration::from_secs(86_400);
-        let t = m.mint("a", None, Some("admin"), &[], day).unwrap();
-        assert!(v.verify(&t).unwrap().is_admin);
-        let t = m
-            .mint("b", Some("Owner@Shop.example"), Some("user"), &[], day)
+    fn only_tokens_signed_with_the_pinned_algorithm_and_key_are_accepted() {
+        let unsigned = format!(
+            "{}.{}",
+            segment(&json!({"alg": "none", "typ": "JWT"})),
+            segment(&ann())
+        );
+        let same_secret = EncodingKey::from_secret(SECRET.as_bytes());
+        let clerk = signed(json!({"sub": "clerk", "role": "user", "exp": valid_for_a_while()}));
+        // The clerk's signature on claims that now say `admin`.
+        let (head, rest) = clerk.split_once('.').unwrap();
+        let (_, signature) = rest.split_once('.').unwrap();
+        let promoted = format!("{head}.{}.{signature}", segment(&ann()));
+        let ed25519 = EncodingKey::from_ed_pem(ED25519_PRIVATE.as_bytes()).unwrap();
+
+        check(
+            &verifier(|_| {}),
+            vec![
+                ("HS256 with the secret", signed(ann()), Ok("ann".into())),
+                (
+                    "alg none, empty signature",
+                    format!("{unsigned}."),
+                    refused(MALFORMED),
+                ),
+                (
+                    "alg none, no signature",
+                    unsigned.clone(),
+                    refused(MALFORMED),
+                ),
+                (
+                    "HS384 with the same secret",
+                    sign(Algorithm::HS384, &same_secret, &ann()),
+                    refused(WRONG_ALGORITHM),
+                ),
+                (
+                    "HS256 with another secret",
+                    sign(
+                        Algorithm::HS256,
+                        &EncodingKey::from_secret(b"some-other-secret-some-other-secret"),
+                        &ann(),
+                    ),
+                    refused(BAD_SIGNATURE),
+                ),
+                (
+                    "claims changed after signing",
+                    promoted,
+                    refused(BAD_SIGNATURE),
+                ),
+                (
+                    "EdDSA, to an HS256 server",
+                    sign(Algorithm::EdDSA, &ed25519, &ann()),
+                    refused(WRONG_ALGORITHM),
+                ),
+                ("not a JWT", "not-a-jwt".into(), refused(MALFORMED)),
+                ("three junk segments", "a.b.c".into(), refused(MALFORMED)),
+                ("empty", String::new(), refused(MALFORMED)),
+            ],
+        );
+    }
+
+    #[test]
+    fn exp_and_nbf_are_enforced_with_the_configured_leeway() {
+        let now = unix_now();
+        for (leeway, claims, expected) in [
+            (0, json!({"exp": now - 120}), Err(AuthError::Expired)),
+            (60, json!({"exp": now - 120}), Err(AuthError::Expired)),
+            (0, json!({"exp": now - 30}), Err(AuthError::Expired)),
+            (60, json!({"exp": now - 30}), Ok("ann".into())),
+            // `Claims::exp` is required, so serde refuses the token before
+            // jsonwebtoken's "missing claim" check can name the claim.
+            (0, json!({"exp": null}), refused(MALFORMED)),
+            (60, json!({"nbf": now + 3600}), refused(NOT_YET)),
+            (0, json!({"nbf": now + 30}), refused(NOT_YET)),
+            (60, json!({"nbf": now + 30}), Ok("ann".into())),
+            (0, json!({"nbf": now - 30}), Ok("ann".into())),
+        ] {
+            let v = verifier(|c| c.leeway = Duration::from_secs(leeway));
+            assert_eq!(v.leeway(), Duration::from_secs(leeway));
+            let mut claims = with(ann(), claims);
+            if claims["exp"].is_null() {
+                claims.as_object_mut().unwrap().remove("exp");
+            }
+            let got = v.verify(&signed(claims.clone())).map(|id| id.sub);
+            assert_eq!(got, expected, "leeway {leeway}s, {claims}");
+        }
+    }
+
+    #[test]
+    fn issuer_and_audience_are_enforced_only_when_configured() {
+        let both = verifier(|c| {
+            c.issuer = Some("https://shop.example".into());
+            c.audience = Some("belfry".into());
+        });
+        let ours = || {
+            with(
+                ann(),
+                json!({"iss": "https://shop.example", "aud": "belfry"}),
+            )
+        };
+        let without = |claim: &str| {
+            let mut c = ours();
+            c.as_object_mut().unwrap().remove(claim);
+            signed(c)
+        };
+        check(
+            &both,
+            vec![
+                ("ours", signed(ours()), Ok("ann".into())),
+                (
+                    "another issuer",
+                    signed(with(ours(), json!({"iss": "https://evil.example"}))),
+                    refused("wrong issuer"),
+                ),
+                (
+                    "another audience",
+                    signed(with(ours(), json!({"aud": "other"}))),
+                    refused("wrong audience"),
+                ),
+                ("no issuer", without("iss"), refused("missing claim `iss`")),
+                (
+                    "no audience",
+                    without("aud"),
+                    refused("missing claim `aud`"),
+                ),
+                (
+                    "an audience list naming us",
+                    signed(with(ours(), json!({"aud": ["account", "belfry"]}))),
+                    Ok("ann".into()),
+                ),
+                (
+                    "an audience list not naming us",
+                    signed(with(ours(), json!({"aud": ["account", "billing"]}))),
+                    refused("wrong audience"),
+                ),
+            ],
+        );
+        check(
+            &verifier(|_| {}),
+            vec![
+                (
+                    "any issuer and audience, none configured",
+                    signed(with(
+                        ann(),
+                        json!({"iss": "https://evil.example", "aud": "other"}),
+                    )),
+                    Ok("ann".into()),
+                ),
+                (
+                    "an audience list, none configured",
+                    signed(with(ann(), json!({"aud": ["account", "billing"]}))),
+                    Ok("ann".into()),
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn an_asymmetric_verifier_accepts_its_key_pair_only() {
+        let keys = [
+            (
+                JwtAlgorithm::EdDsa,
+                Algorithm::EdDSA,
+                EncodingKey::from_ed_pem(ED25519_PRIVATE.as_bytes()).unwrap(),
+                ED25519_PUBLIC,
+            ),
+            (
+                JwtAlgorithm::Es256,
+                Algorithm::ES256,
+                EncodingKey::from_ec_pem(P256_PRIVATE.as_bytes()).unwrap(),
+                P256_PUBLIC,
+            ),
+            (
+                JwtAlgorithm::Rs256,
+                Algorithm::RS256,
+                EncodingKey::from_rsa_pem(RSA_PRIVATE.as_bytes()).unwrap(),
+                RSA_PUBLIC,
+            ),
+        ];
+        let tokens: Vec<String> = keys
+            .iter()
+            .map(|(_, alg, private, _)| sign(*alg, private, &ann()))
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        for (i, (configured, _, _, public)) in keys.iter().enumerate() {
+            let path = dir.path().join(format!("{configured:?}.pub.pem"));
+            std::fs::write(&path, public).unwrap();
+            let v = verifier(|c| {
+                c.algorithm = *configured;
+                c.public_key_file = Some(path);
+            });
+            let mut rows = vec![(
+                "HS256 \"signed\" with the public key's bytes",
+                sign(
+                    Algorithm::HS256,
+                    &EncodingKey::from_secret(public.as_bytes()),
+                    &ann(),
+                ),
+                refused(WRONG_ALGORITHM),
+            )];
+            for (j, token) in tokens.iter().enumerate() {
+                let expected = if i == j {
+                    Ok("ann".into())
+                } else {
+                    refused(WRONG_ALGORITHM)
+                };
+                rows.push(("a token of each key pair", token.clone(), expected));
+            }
+            check(&v, rows);
+        }
+    }
+
+    #[test]
+    fn an_unusable_key_is_reported_when_the_verifier_is_built() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_pem = dir.path().join("not.pem");
+        std::fs::write(&not_pem, "not a key").unwrap();
+        let build = |alg, file: Option<std::path::PathBuf>, secret: Option<&SecretString>| {
+            let mut cfg = crate::config::Config::new("/tmp").jwt;
+            cfg.algorithm = alg;
+            cfg.public_key_file = file;
+            Verifier::new(&cfg, secret, &[]).unwrap_err()
+        };
+        let e = build(JwtAlgorithm::Hs256, None, None);
+        assert!(matches!(e, KeyError::NoSecret), "{e:?}");
+        let e = build(JwtAlgorithm::EdDsa, None, None);
+        assert!(matches!(e, KeyError::NoPublicKey), "{e:?}");
+        let e = build(
+            JwtAlgorithm::Es256,
+            Some(dir.path().join("absent.pem")),
+            None,
+        );
+        assert!(matches!(e, KeyError::Read { .. }), "{e:?}");
+        let e = build(JwtAlgorithm::Rs256, Some(not_pem), None);
+        assert!(matches!(e, KeyError::NotPem { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn the_identity_is_read_from_the_claims() {
+        let exp = valid_for_a_while();
+        let who = |sub: &str, email: Option<&str>, is_admin, can_publish| Identity {
+            sub: sub.to_owned(),
+            email: email.map(str::to_owned),
+            is_admin,
+            can_publish,
+            expires_at: exp,
+            session_id: None,
+        };
+        let v = verifier(|_| {});
+        for (claims, expected) in [
+            (
+                json!({"sub": "ann", "role": "admin"}),
+                Ok(who("ann", None, true, false)),
+            ),
+            (
+                json!({"sub": "u1", "email": " Owner@Shop.example ", "role": "user"}),
+                Ok(who("u1", Some(OWNER), true, false)),
+            ),
+            (
+                json!({"sub": "clerk", "email": "clerk@shop.example"}),
+                Ok(who("clerk", Some("clerk@shop.example"), false, false)),
+            ),
+            (
+                json!({"sub": "clerk", "role": "user"}),
+                Ok(who("clerk", None, false, false)),
+            ),
+            (
+                json!({"sub": "orders-service", "scope": "read publish"}),
+                Ok(who("orders-service", None, false, true)),
+            ),
+            (
+                json!({"sub": "orders-service", "scope": ["publish"]}),
+                Ok(who("orders-service", None, false, true)),
+            ),
+            (
+                json!({"sub": "orders-service", "scope": "publisher"}),
+                Ok(who("orders-service", None, false, false)),
+            ),
+            (
+                json!({"sub": "", "email": "X@Shop.example"}),
+                Ok(who("x@shop.example", Some("x@shop.example"), false, false)),
+            ),
+            (
+                json!({"email": "x@shop.example"}),
+                Ok(who("x@shop.example", Some("x@shop.example"), false, false)),
+            ),
+            (
+                json!({"sub": "ann", "sid": "s-1"}),
+                Ok(Identity {
+                    session_id: Some("s-1".into()),
+                    ..who("ann", None, false, false)
+                }),
+            ),
+            (
+                json!({"sub": "ann", "sid": ""}),
+                Ok(who("ann", None, false, false)),
+            ),
+            (
+                json!({"sub": "ann", "exp": u64::MAX - 1}),
+                Ok(Identity {
+                    expires_at: u64::MAX - 1,
+                    ..who("ann", None, false, false)
+                }),
+            ),
+            (
+                json!({"sub": "", "email": "  "}),
+                Err(AuthError::Invalid("no `sub` or `email` claim".into())),
+            ),
+            (
+                json!({"role": "admin"}),
+                Err(AuthError::Invalid("no `sub` or `email` claim".into())),
+            ),
+        ] {
+            let token = signed(with(json!({"exp": exp}), claims.clone()));
+            assert_eq!(v.verify(&token), expected, "{claims}");
+        }
+    }
+
+    #[test]
+    fn a_minted_token_verifies_with_the_same_configuration() {
+        let mut cfg = crate::config::Config::new("/tmp").jwt;
+        cfg.issuer = Some("https://shop.example".into());
+        cfg.audience = Some("belfry".into());
+        let secret = SecretString::from(SECRET);
+        let v = Verifier::new(&cfg, Some(&secret), &[]).unwrap();
+        let before = unix_now();
+        let token = Minter::new(&secret, &cfg)
+            .mint_for_session(
+                "ann",
+                Some("ann@shop.example"),
+                Some("admin"),
+                &["read", SCOPE_PUBLISH],
+                Duration::from_secs(60),
+                Some("s-1"),
+            )
             .unwrap();
-        assert!(v.verify(&t).unwrap().is_admin);
-        let t = m
-            .mint("c", Some("clerk@shop.example"), Some("user"), &[], day)
-            .unwrap();
-        assert!(!v.verify(&t).unwrap().is_admin);
+        let id = v.verify(&token).unwrap();
+        assert!(
+            (before + 60..=unix_now() + 60).contains(&id.expires_at),
+            "{id:?}"
+        );
+        assert_eq!(
+            id,
+            Identity {
+                sub: "ann".into(),
+                email: Some("ann@shop.example".into()),
+                is_admin: true,
+                can_publish: true,
+                expires_at: id.expires_at,
+                session_id: Some("s-1".into()),
+            }
+        );
     }
 
     #[test]
@@ -463,17 +925,84 @@ mod tests {
     }
 
     #[test]
-    fn sub_falls_back_to_the_email() {
-        let (v, m) = pair();
-        let t = m
-            .mint(
-                "",
-                Some("x@shop.example"),
-                None,
-                &[],
-                Duration::from_secs(60),
+    fn only_the_authorization_header_is_read() {
+        let v = verifier(|_| {});
+        let token = signed(ann());
+        let parts = |uri: &str, headers: &[(&str, HeaderValue)]| {
+            let mut req = Request::builder().uri(uri);
+            for (name, value) in headers {
+                req = req.header(*name, value.clone());
+            }
+            req.body(()).unwrap().into_parts().0
+        };
+        let bearer = |value: &str| {
+            parts(
+                "/api/admin/events",
+                &[("authorization", HeaderValue::from_str(value).unwrap())],
             )
-            .unwrap();
-        assert_eq!(v.verify(&t).unwrap().sub, "x@shop.example");
+        };
+        for (what, request, expected) in [
+            ("no header", parts("/", &[]), Err(AuthError::Missing)),
+            (
+                "the token in the query string and a cookie",
+                parts(
+                    &format!("/api/admin/events?token={token}&access_token={token}"),
+                    &[(
+                        "cookie",
+                        HeaderValue::from_str(&format!("token={token}; access_token={token}"))
+                            .unwrap(),
+                    )],
+                ),
+                Err(AuthError::Missing),
+            ),
+            (
+                "basic auth",
+                bearer("Basic YWRtaW46YWRtaW4="),
+                Err(AuthError::NotBearer),
+            ),
+            (
+                "a scheme alone",
+                bearer("Bearer"),
+                Err(AuthError::NotBearer),
+            ),
+            (
+                "an empty token",
+                bearer("Bearer   "),
+                Err(AuthError::NotBearer),
+            ),
+            (
+                "another scheme",
+                bearer(&format!("Token {token}")),
+                Err(AuthError::NotBearer),
+            ),
+            (
+                "not text",
+                parts(
+                    "/",
+                    &[(
+                        "authorization",
+                        HeaderValue::from_bytes(b"Bearer \xff").unwrap(),
+                    )],
+                ),
+                Err(AuthError::NotBearer),
+            ),
+            ("not a JWT", bearer("Bearer not-a-jwt"), refused(MALFORMED)),
+            (
+                "a valid token",
+                bearer(&format!("Bearer {token}")),
+                Ok("ann".into()),
+            ),
+            (
+                "the scheme in lower case",
+                bearer(&format!("bearer {token}")),
+                Ok("ann".into()),
+            ),
+        ] {
+            assert_eq!(
+                v.authenticate(&request).map(|id| id.sub),
+                expected,
+                "{what}"
+            );
+        }
     }
 }
