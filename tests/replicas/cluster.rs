@@ -1,12 +1,11 @@
 //! Replica processes and private Redis/PostgreSQL instances for the tests.
 
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use belfry_e2e::{FreshDatabase, SECRET, SseStream, WAIT};
+use belfry_process::{ServerCommand, ServerProcess};
 use serde_json::json;
 
 /// The `belfry-server` binary cargo built next to this test.
@@ -43,7 +42,7 @@ pub struct Shared {
 
 /// One replica process.
 pub struct Replica {
-    child: Child,
+    process: ServerProcess,
     pub base: String,
     _data_dir: tempfile::TempDir,
 }
@@ -56,54 +55,26 @@ impl Replica {
     /// A replica with extra `serve` flags.
     pub fn start_with(shared: &Shared, extra: &[&str]) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(server_binary())
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--keepalive",
-                "1s",
-                "--data-dir",
-            ])
+        let process = ServerCommand::serve(server_binary())
+            .args(["--listen", "127.0.0.1:0", "--keepalive", "1s", "--data-dir"])
             .arg(data_dir.path())
             .args(["--store", &shared.store, "--broker", &shared.broker])
             .args(["--broker-channel", &shared.channel, "--jwt-secret", SECRET])
             .args(extra)
             .env("RUST_LOG", "belfry_server=info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("belfry-server starts");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_owned());
-                }
-                if std::env::var_os("BELFRY_TEST_LOG").is_some() {
-                    eprintln!("replica: {line}");
-                }
-            }
-        });
-        let base = rx.recv_timeout(WAIT).expect("the replica logs its address");
+            .log_prefix("replica")
+            .start_within(WAIT)
+            .expect("the replica listens");
         Self {
-            child,
-            base,
+            base: process.base_url(),
+            process,
             _data_dir: data_dir,
         }
     }
 
     /// SIGKILL: no graceful shutdown, no goodbye to its clients.
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        self.kill();
+        self.process.kill();
     }
 }
 

@@ -3,7 +3,7 @@
 //! Chromium driven by playwright-core (which never downloads a browser).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,28 +36,39 @@ export interface Server {
  * `extraArgs` go after the usual `serve` options (e.g. `['--retry', '100ms']`).
  */
 export async function startServer(dataDir: string, port = 0, extraArgs: string[] = []): Promise<Server> {
+  // The server writes its bound address here once it listens (renamed into
+  // place, never half-written); its log is kept only for error messages.
+  const readyFile = join(dataDir, `ready-${process.pid}-${Date.now()}.json`);
   const child = spawn(
     SERVER_BIN,
-    ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--ui-dir', DIST_DIR, '--jwt-secret', JWT_SECRET, ...extraArgs],
+    ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--ui-dir', DIST_DIR, '--jwt-secret', JWT_SECRET, '--ready-file', readyFile, ...extraArgs],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, RUST_LOG: 'warn,belfry_server=info' } },
   );
   let log = '';
-  const url = await new Promise<string>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`server did not start:\n${log}`)), 15_000);
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (chunk: string) => {
-      log += chunk;
-      const m = /listening on (http:\/\/[^\s]+)/.exec(log);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        ok(m[1]);
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      fail(new Error(`server exited with ${code}:\n${log}`));
-    });
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    log += chunk;
   });
+  let exited: number | null | undefined;
+  child.on('exit', (code) => {
+    exited = code;
+  });
+  const started = Date.now();
+  let url = '';
+  while (!url) {
+    if (existsSync(readyFile)) {
+      const ready = JSON.parse(readFileSync(readyFile, 'utf8')) as { listen: string };
+      url = `http://${ready.listen}`;
+    } else if (exited !== undefined) {
+      throw new Error(`server exited with ${exited}:\n${log}`);
+    } else if (Date.now() - started > 15_000) {
+      child.kill('SIGKILL');
+      throw new Error(`server did not start:\n${log}`);
+    } else {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  rmSync(readyFile, { force: true });
   const p = Number(new URL(url).port);
   return {
     url,

@@ -1,84 +1,26 @@
 //! The `belfry-server` binary as an operator runs it: `serve` on a real
 //! port, `token` minting with the same data directory, SIGTERM shutdown.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use belfry_process::{ServerCommand, ServerProcess};
 
 const BIN: &str = env!("CARGO_BIN_EXE_belfry-server");
 const WAIT: Duration = Duration::from_secs(30);
 
-/// A `serve` process, killed if the test fails half-way.
-struct Served {
-    child: Child,
-    addr: String,
-    /// What it has logged so far.
-    log: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The addresses a server wrote to its `--ready-file`, once it has.
-fn ready(path: &std::path::Path, child: &mut Child) -> (String, Option<String>) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            let v: serde_json::Value = serde_json::from_str(&text).expect("the ready file is JSON");
-            let listen = v["listen"]
-                .as_str()
-                .expect("listen is an address")
-                .to_owned();
-            return (listen, v["health_listen"].as_str().map(str::to_owned));
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("belfry-server exited with {status} before it was ready");
-        }
-        assert!(Instant::now() < deadline, "no ready file after {WAIT:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Starts `command` (a `serve`, given a `--ready-file` here) and waits until
-/// it listens.
-fn start(mut command: Command, ready_file: &std::path::Path) -> Served {
-    // One left by an earlier server in the same directory says nothing.
-    let _ = std::fs::remove_file(ready_file);
-    let mut child = command
-        .arg("--ready-file")
-        .arg(ready_file)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("belfry-server starts");
-    let stderr = child.stderr.take().unwrap();
-    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let sink = log.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let mut log = sink.lock().unwrap();
-            log.push_str(&line);
-            log.push('\n');
-        }
-    });
-    let (addr, _) = ready(ready_file, &mut child);
-    Served { child, addr, log }
-}
-
-fn serve(data_dir: &std::path::Path, extra: &[&str]) -> Served {
-    let mut command = Command::new(BIN);
-    command
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+/// `serve` on a free port with `data_dir`, and `extra` flags; killed if the
+/// test fails half-way.
+fn serve(data_dir: &std::path::Path, extra: &[&str]) -> ServerProcess {
+    ServerCommand::serve(BIN)
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
-        .args(extra);
-    start(command, &data_dir.join("ready.json"))
+        .args(extra)
+        .start()
+        .expect("belfry-server listens")
 }
 
 fn mint(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
@@ -155,7 +97,7 @@ fn serve_with_demo_and_a_minted_token_streams_notifications_then_stops_on_sigter
     let token = token.lines().last().unwrap().trim().to_owned();
 
     // The demo publishes one of its opening events every few seconds.
-    let seen = read_stream_until(&served.addr, &token, "event: notification");
+    let seen = read_stream_until(&served.addr().to_string(), &token, "event: notification");
     assert!(seen.starts_with("HTTP/1.1 200"), "{seen}");
     assert!(seen.contains("event: ready"));
 
@@ -163,23 +105,8 @@ fn serve_with_demo_and_a_minted_token_streams_notifications_then_stops_on_sigter
 }
 
 /// SIGTERM, then waits for a clean exit.
-fn stop(served: &mut Served) {
-    let pid = served.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = served.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+fn stop(served: &mut ServerProcess) {
+    let status = served.terminate().expect("SIGTERM stops the server");
     assert!(status.success(), "graceful shutdown exits 0: {status}");
 }
 
@@ -370,7 +297,7 @@ fn user_commands_manage_accounts_and_disable_ends_a_running_servers_streams() {
     );
 
     let body = post_json(
-        &served.addr,
+        &served.addr().to_string(),
         "/api/auth/login",
         r#"{"email":"ann@shop.example","password":"correct horse battery"}"#,
     );
@@ -378,7 +305,7 @@ fn user_commands_manage_accounts_and_disable_ends_a_running_servers_streams() {
     let access = tokens["access_token"].as_str().unwrap().to_owned();
 
     // A stream held by another thread; it must end once the user is disabled.
-    let addr = served.addr.clone();
+    let addr = served.addr().to_string();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut tcp = TcpStream::connect(&addr).unwrap();
@@ -445,23 +372,16 @@ fn with_every_connection_taken_the_health_port_still_answers_and_the_main_port_r
         "ulimit -n 256 && exec {BIN} serve --listen 127.0.0.1:0 --health-listen 127.0.0.1:0 --request-head-timeout 2s --data-dir {} \"$@\"",
         dir.path().display()
     );
-    let ready_file = dir.path().join("ready.json");
-    let mut child = Command::new("bash")
-        // `$0`, then `$@`.
-        .args(["-c", &script, "bash", "--ready-file"])
-        .arg(&ready_file)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (main, health) = ready(&ready_file, &mut child);
-    let health = health.expect("the ready file names the health port");
-    let served = Served {
-        child,
-        addr: main.clone(),
-        log: Default::default(),
-    };
+    // `$0`, then `$@` (the ready-file flag).
+    let served = ServerCommand::new("bash")
+        .args(["-c", &script, "bash"])
+        .start()
+        .expect("belfry-server listens");
+    let main = served.addr().to_string();
+    let health = served
+        .health_addr()
+        .expect("the ready file names the health port")
+        .to_string();
 
     // More connections than the server has descriptors, each sending
     // nothing: the kernel queues what the server does not accept.
@@ -534,7 +454,11 @@ fn after_the_documented_backup_and_restore_no_id_is_handed_out_twice() {
     );
     let publisher = token_for(dir.path(), &["--scope", "publish", "--sub", "orders"]);
     for i in 0..5 {
-        publish(&served.addr, &publisher, &format!("before the backup {i}"));
+        publish(
+            &served.addr().to_string(),
+            &publisher,
+            &format!("before the backup {i}"),
+        );
     }
     // docs/operations.md, Backup and restore: SQLite's online backup.
     let backup = dir.path().join("backup.db");
@@ -551,7 +475,7 @@ fn after_the_documented_backup_and_restore_no_id_is_handed_out_twice() {
     let mut seen_before = 0;
     for i in 0..5 {
         seen_before = publish(
-            &served.addr,
+            &served.addr().to_string(),
             &publisher,
             &format!("lost in the restore {i}"),
         );
@@ -587,7 +511,7 @@ fn after_the_documented_backup_and_restore_no_id_is_handed_out_twice() {
     let mut after = Vec::new();
     for i in 0..7 {
         after.push(publish(
-            &served.addr,
+            &served.addr().to_string(),
             &publisher,
             &format!("after the restore {i}"),
         ));
@@ -597,11 +521,21 @@ fn after_the_documented_backup_and_restore_no_id_is_handed_out_twice() {
         "new ids start at a fresh block: {after:?}"
     );
     // A client that saw id 10, lost with the restore, is told to refetch.
-    let seen = resume_until(&served.addr, &admin, Some(seen_before), "event: reset");
+    let seen = resume_until(
+        &served.addr().to_string(),
+        &admin,
+        Some(seen_before),
+        "event: reset",
+    );
     assert!(!seen.contains("event: notification"), "{seen}");
     // A client that saw id 3 (in the backup) gets 4, 5, then the new ones.
     let last = after.last().unwrap().to_string();
-    let seen = resume_until(&served.addr, &admin, Some(3), &format!("id: {last}\n"));
+    let seen = resume_until(
+        &served.addr().to_string(),
+        &admin,
+        Some(3),
+        &format!("id: {last}\n"),
+    );
     assert!(!seen.contains("event: reset"), "{seen}");
     let ids: Vec<&str> = seen
         .lines()
@@ -616,8 +550,8 @@ fn after_the_documented_backup_and_restore_no_id_is_handed_out_twice() {
 }
 
 /// The `retry:` a fresh stream of `served` advertises, in milliseconds.
-fn advertised_retry(served: &Served, token: &str) -> String {
-    let opening = read_stream_until(&served.addr, token, "event: ready");
+fn advertised_retry(served: &ServerProcess, token: &str) -> String {
+    let opening = read_stream_until(&served.addr().to_string(), token, "event: ready");
     opening
         .lines()
         .find_map(|l| l.strip_prefix("retry: "))
@@ -636,19 +570,18 @@ fn flags_beat_variables_which_beat_the_file_which_beats_the_defaults() {
         &["--email", "a@shop.example", "--role", "admin"],
     );
     let with = |variable: Option<&str>, flag: Option<&str>| {
-        let mut command = Command::new(BIN);
-        command
-            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        let mut command = ServerCommand::serve(BIN)
+            .args(["--listen", "127.0.0.1:0", "--config"])
             .arg(&file)
             .arg("--data-dir")
             .arg(dir.path());
         if let Some(v) = variable {
-            command.env("BELFRY_RETRY", v);
+            command = command.env("BELFRY_RETRY", v);
         }
         if let Some(f) = flag {
-            command.args(["--retry", f]);
+            command = command.args(["--retry", f]);
         }
-        let served = start(command, &dir.path().join("ready.json"));
+        let served = command.start().expect("belfry-server listens");
         advertised_retry(&served, &token)
     };
     assert_eq!(with(None, None), "700", "the file beats the default (500)");
@@ -673,15 +606,29 @@ fn the_old_name_of_a_renamed_setting_still_works_and_warns_at_start() {
         dir.path(),
         &["--email", "a@shop.example", "--role", "admin"],
     );
-    let mut command = Command::new(BIN);
-    command
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+    let served = ServerCommand::serve(BIN)
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path())
-        .env("BELFRY_MAX_CONNECTIONS", "1");
-    let served = start(command, &dir.path().join("ready.json"));
-    let _first = read_stream_until(&served.addr, &token, "event: ready");
-    // The one stream allowed is open: the next is refused.
-    let mut tcp = TcpStream::connect(&served.addr).unwrap();
+        .env("BELFRY_MAX_CONNECTIONS", "1")
+        .start()
+        .expect("belfry-server listens");
+    // The one stream allowed, held open.
+    let mut first = TcpStream::connect(served.addr()).unwrap();
+    first.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        first,
+        "GET /api/admin/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
+    )
+    .unwrap();
+    let mut opening = String::new();
+    let mut buf = [0u8; 1024];
+    while !opening.contains("event: ready") {
+        let n = first.read(&mut buf).expect("the first stream opens");
+        assert!(n > 0, "the first stream ended: {opening}");
+        opening.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    // The next is refused.
+    let mut tcp = TcpStream::connect(served.addr()).unwrap();
     tcp.set_read_timeout(Some(WAIT)).unwrap();
     write!(
         tcp,
@@ -691,7 +638,7 @@ fn the_old_name_of_a_renamed_setting_still_works_and_warns_at_start() {
     let mut answer = String::new();
     let _ = tcp.read_to_string(&mut answer);
     assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
-    let log = served.log.lock().unwrap().clone();
+    let log = served.log();
     assert!(
         log.contains("BELFRY_MAX_CONNECTIONS is now called BELFRY_MAX_STREAMS"),
         "{log}"
