@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use rand::SeedableRng as _;
+use rand::rngs::StdRng;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, Semaphore};
@@ -179,23 +181,11 @@ pub struct Backoff {
 }
 
 impl Backoff {
-    /// Uniform in `[0, min(cap, base · 2^attempt)]`.
-    fn delay(&self, attempt: u32, rng: &mut u64) -> Duration {
-        let growth = 1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX);
-        let ceiling = self.base.saturating_mul(growth).min(self.cap);
-        let top = ceiling.as_millis() as u64;
-        Duration::from_millis(splitmix64(rng) % (top + 1))
+    /// The client's schedule: uniform in `[0, min(cap, base · 2^attempt)]`
+    /// ([`belfry_proto::backoff`]).
+    fn delay(&self, attempt: u32, rng: &mut StdRng) -> Duration {
+        belfry_proto::backoff::delay(attempt, self.base, 2, self.cap, rng)
     }
-}
-
-/// A tiny PRNG for jitter: the tool needs spread, not cryptographic quality,
-/// and no extra dependency.
-fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// A connect that got an answer other than the stream, with the server's
@@ -289,7 +279,7 @@ impl Subscriber {
             return self.connection(outcome, &mut progress).await;
         };
         let shared = &*self.shared;
-        let mut rng = self.seed;
+        let mut rng = StdRng::seed_from_u64(self.seed);
         let mut attempt = 0;
         loop {
             let Err(e) = self.connection(outcome, &mut progress).await else {
@@ -498,7 +488,7 @@ mod tests {
             base: Duration::from_millis(100),
             cap: Duration::from_secs(5),
         };
-        let mut rng = 7;
+        let mut rng = StdRng::seed_from_u64(7);
         for attempt in 0..10 {
             let top = (100u64 << attempt).min(5000);
             let delays: Vec<u64> = (0..500)

@@ -1,8 +1,6 @@
-//! Reconnect delays: exponential backoff with full jitter.
-//!
-//! Full jitter (a uniform delay between zero and the exponential ceiling)
-//! spreads the reconnects of many clients that lost the same server at the
-//! same moment, so a restarted server is not met by a synchronized storm.
+//! Reconnect delays: the shared full-jitter backoff
+//! ([`belfry_proto::backoff`]) with this client's defaults, the server's
+//! `retry:` as its base, and the attempt count reset by a stable connection.
 
 use std::time::Duration;
 
@@ -39,27 +37,7 @@ impl Default for Backoff {
     }
 }
 
-/// The ceiling of attempt `attempt` (0 for the first retry):
-/// `min(cap, base * factor^attempt)`.
-pub fn ceiling(attempt: u32, base: Duration, factor: u32, cap: Duration) -> Duration {
-    let growth = factor
-        .max(1)
-        .checked_pow(attempt.min(64))
-        .unwrap_or(u32::MAX);
-    base.checked_mul(growth).unwrap_or(cap).min(cap)
-}
-
-/// The delay before retry `attempt`: uniform in `[0, ceiling]` (full jitter).
-pub fn delay(
-    attempt: u32,
-    base: Duration,
-    factor: u32,
-    cap: Duration,
-    rng: &mut impl Rng,
-) -> Duration {
-    let top = ceiling(attempt, base, factor, cap).as_millis() as u64;
-    Duration::from_millis(rng.random_range(0..=top))
-}
+pub use belfry_proto::backoff::{ceiling, delay};
 
 /// Attempt bookkeeping of one reconnecting stream.
 #[derive(Debug, Clone)]
@@ -116,53 +94,6 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
     use rand::rngs::StdRng;
-
-    const MS: Duration = Duration::from_millis(1);
-
-    #[test]
-    fn ceilings_grow_exponentially_up_to_the_cap() {
-        let b = DEFAULT_BASE;
-        let c = DEFAULT_CAP;
-        let got: Vec<u128> = (0..10).map(|a| ceiling(a, b, 2, c).as_millis()).collect();
-        assert_eq!(
-            got,
-            [
-                500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000, 30000
-            ]
-        );
-        assert_eq!(ceiling(u32::MAX, b, 2, c), c, "no overflow");
-        assert_eq!(ceiling(3, b, 1, c), b, "factor 1 stays at base");
-    }
-
-    #[test]
-    fn delays_stay_within_zero_and_the_ceiling() {
-        let mut rng = StdRng::seed_from_u64(7);
-        for attempt in 0..12 {
-            let top = ceiling(attempt, DEFAULT_BASE, 2, DEFAULT_CAP);
-            for _ in 0..500 {
-                let d = delay(attempt, DEFAULT_BASE, 2, DEFAULT_CAP, &mut rng);
-                assert!(d <= top, "attempt {attempt}: {d:?} > {top:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn jitter_spreads_delays_over_the_whole_range() {
-        let mut rng = StdRng::seed_from_u64(42);
-        let samples: Vec<Duration> = (0..2000)
-            .map(|_| delay(4, DEFAULT_BASE, 2, DEFAULT_CAP, &mut rng))
-            .collect();
-        // Ceiling 8 s: each quarter of the range gets a fair share, so
-        // reconnecting clients do not bunch up.
-        for q in 0..4u32 {
-            let lo = 2000 * MS * q;
-            let hi = 2000 * MS * (q + 1);
-            let n = samples.iter().filter(|d| **d >= lo && **d < hi).count();
-            assert!((350..650).contains(&n), "quarter {q}: {n} of 2000");
-        }
-        let mean = samples.iter().sum::<Duration>() / 2000;
-        assert!(mean > 3600 * MS && mean < 4400 * MS, "mean {mean:?}");
-    }
 
     #[tokio::test(start_paused = true)]
     async fn attempts_grow_and_reset_after_a_stable_connection() {

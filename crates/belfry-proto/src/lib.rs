@@ -3,6 +3,7 @@
 //! client, with no server or client dependency of its own.
 
 mod account;
+pub mod backoff;
 mod error;
 mod inbox;
 mod kinds;

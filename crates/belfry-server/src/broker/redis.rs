@@ -343,12 +343,9 @@ async fn subscribe_forever(broker: Arc<RedisBroker>, shutdown: CancellationToken
             Err(e) => tracing::warn!(error = %e, attempt, "cannot subscribe to Redis"),
         }
         attempt = attempt.saturating_add(1);
-        let cap = BASE_BACKOFF
-            .saturating_mul(2u32.saturating_pow(attempt.min(16)))
-            .min(MAX_BACKOFF);
-        let wait = cap
-            .mul_f64(rand::rng().random_range(0.0..1.0))
-            .max(Duration::from_millis(50));
+        let wait =
+            belfry_proto::backoff::delay(attempt, BASE_BACKOFF, 2, MAX_BACKOFF, &mut rand::rng())
+                .max(Duration::from_millis(50));
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(wait) => {}
