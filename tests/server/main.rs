@@ -3,6 +3,7 @@
 
 mod accounts;
 mod auth;
+mod front;
 mod hostile;
 mod inbox;
 mod ops;

@@ -18,11 +18,23 @@
 //! file-descriptor limit ([`connection_budget`]), so the store, the health
 //! port and log files still get descriptors when clients take every
 //! connection they can; further clients wait in the listen backlog.
+//!
+//! The head deadline alone would let a client hold the whole budget with
+//! half-sent heads, renewed every deadline (slowloris). So connections
+//! still sending their first head are counted ([`HeadsInProgress`]) and
+//! capped at half the budget, and the oldest of them is closed to make
+//! room: when a new connection would pass the cap, and when every slot is
+//! taken and another client is waiting to be accepted. A real client sends
+//! its head within a round trip of connecting, so the oldest unfinished
+//! head is the likeliest to be an attacker's; and closing one only ever
+//! makes room for a newer connection, never for nothing.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -124,6 +136,7 @@ impl Drop for ConnectionSlot {
 #[derive(Clone)]
 pub struct ConnectionSlots {
     slots: Arc<Semaphore>,
+    budget: usize,
     metrics: Option<Arc<Metrics>>,
 }
 
@@ -132,7 +145,66 @@ impl ConnectionSlots {
     pub fn new(budget: usize, metrics: Option<Arc<Metrics>>) -> Self {
         Self {
             slots: Arc::new(Semaphore::new(budget)),
+            budget,
             metrics,
+        }
+    }
+
+    /// How many slots there are in all.
+    pub fn budget(&self) -> usize {
+        self.budget
+    }
+
+    fn slot(&self, permit: OwnedSemaphorePermit) -> ConnectionSlot {
+        if let Some(m) = &self.metrics {
+            m.open_connections.inc();
+        }
+        ConnectionSlot {
+            _permit: permit,
+            metrics: self.metrics.clone(),
+        }
+    }
+
+    /// Like [`ConnectionSlots::accept`], but with every slot taken, a
+    /// client waiting to be accepted makes room: the oldest connection in
+    /// `heads` is closed, and its slot goes to the new one. Only a waiting
+    /// client does that, so unfinished heads are not closed for nothing.
+    pub async fn accept_making_room(
+        &self,
+        listener: &TcpListener,
+        stop: &CancellationToken,
+        heads: &HeadsInProgress,
+    ) -> Option<(TcpStream, SocketAddr, ConnectionSlot)> {
+        loop {
+            if self.slots.available_permits() > 0 || heads.is_empty() {
+                return self.accept(listener, stop).await;
+            }
+            let accepted = tokio::select! {
+                () = stop.cancelled() => return None,
+                // A slot came free meanwhile: the usual way.
+                _ = self.slots.acquire() => continue,
+                accepted = listener.accept() => accepted,
+            };
+            let (tcp, peer) = match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed; pausing");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            if heads.close_oldest() {
+                tracing::debug!(%peer, "every connection slot taken: closed the oldest connection still sending a head");
+            }
+            // The closed connection's task gives its slot back at once (or
+            // another one ends first; or this waits like the backlog does).
+            let permit = tokio::select! {
+                () = stop.cancelled() => return None,
+                permit = self.slots.clone().acquire_owned() => {
+                    permit.expect("the connection semaphore is never closed")
+                }
+            };
+            return Some((tcp, peer, self.slot(permit)));
         }
     }
 
@@ -156,22 +228,136 @@ impl ConnectionSlots {
                 accepted = listener.accept() => accepted,
             };
             match accepted {
-                Ok((tcp, peer)) => {
-                    if let Some(m) = &self.metrics {
-                        m.open_connections.inc();
-                    }
-                    let slot = ConnectionSlot {
-                        _permit: permit,
-                        metrics: self.metrics.clone(),
-                    };
-                    return Some((tcp, peer, slot));
-                }
+                Ok((tcp, peer)) => return Some((tcp, peer, self.slot(permit))),
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed; pausing");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
         }
+    }
+}
+
+/// Connections that have not finished sending their first request head,
+/// in the order they were accepted, at most a cap at once (see the module
+/// header for why and which one is closed).
+#[derive(Clone)]
+pub struct HeadsInProgress {
+    waiting: Arc<Mutex<Waiting>>,
+    cap: usize,
+}
+
+#[derive(Default)]
+struct Waiting {
+    next: u64,
+    /// By accept order: the first entry is the oldest.
+    open: BTreeMap<u64, CancellationToken>,
+}
+
+impl HeadsInProgress {
+    /// At most `cap` (at least one) heads in progress.
+    pub fn new(cap: usize) -> Self {
+        Self {
+            waiting: Arc::default(),
+            cap: cap.max(1),
+        }
+    }
+
+    /// The cap for a connection budget: half of it. Unfinished heads can
+    /// then never take more than half the slots, and the other half stays
+    /// for connections that have sent a whole request (streams above all).
+    /// Derived rather than configured: it only has to be far above the
+    /// heads real clients have in flight at once (each is done within a
+    /// round trip) and well below the budget.
+    pub fn for_budget(budget: usize) -> Self {
+        Self::new(budget / 2)
+    }
+
+    /// The most heads in progress at once.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// Counts a new connection, closing the oldest one when this one would
+    /// pass the cap.
+    pub fn enter(&self) -> HeadTicket {
+        let evicted = CancellationToken::new();
+        let mut waiting = self.waiting.lock().expect("heads in progress");
+        if waiting.open.len() >= self.cap
+            && let Some((_, oldest)) = waiting.open.pop_first()
+        {
+            oldest.cancel();
+            tracing::debug!(
+                cap = self.cap,
+                "too many connections still sending a head: closed the oldest"
+            );
+        }
+        let id = waiting.next;
+        waiting.next += 1;
+        waiting.open.insert(id, evicted.clone());
+        drop(waiting);
+        HeadTicket {
+            id,
+            waiting: self.waiting.clone(),
+            evicted,
+            done: AtomicBool::new(false),
+        }
+    }
+
+    /// Closes the oldest connection still sending its head; `false` when
+    /// there is none.
+    pub fn close_oldest(&self) -> bool {
+        let oldest = self
+            .waiting
+            .lock()
+            .expect("heads in progress")
+            .open
+            .pop_first();
+        oldest.map(|(_, token)| token.cancel()).is_some()
+    }
+
+    /// How many connections are still sending their head.
+    pub fn len(&self) -> usize {
+        self.waiting.lock().expect("heads in progress").open.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One connection counted in [`HeadsInProgress`], until its head is done
+/// ([`HeadTicket::done`]) or the ticket is dropped.
+pub struct HeadTicket {
+    id: u64,
+    waiting: Arc<Mutex<Waiting>>,
+    evicted: CancellationToken,
+    done: AtomicBool,
+}
+
+impl HeadTicket {
+    /// Resolves when the connection is to be closed to make room; never
+    /// once the head is done.
+    pub fn evicted(&self) -> tokio_util::sync::WaitForCancellationFuture<'_> {
+        self.evicted.cancelled()
+    }
+
+    /// The head has arrived: no longer counted, and never closed by the
+    /// cap. Cheap after the first call.
+    pub fn done(&self) {
+        if !self.done.swap(true, Ordering::Relaxed) {
+            self.waiting
+                .lock()
+                .expect("heads in progress")
+                .open
+                .remove(&self.id);
+        }
+    }
+}
+
+impl Drop for HeadTicket {
+    fn drop(&mut self) {
+        self.done();
     }
 }
 
@@ -275,34 +461,39 @@ pub struct Deadlines {
 
 /// Serves HTTP/1.1 on every connection that arrives on `incoming` until
 /// `stop` fires; then each connection finishes its request in flight and
-/// closes. The connection tasks run on `tracker`.
-pub async fn serve<I>(
-    mut incoming: tokio::sync::mpsc::Receiver<(I, SocketAddr)>,
+/// closes. The connection tasks run on `tracker`. A connection still
+/// counted in [`HeadsInProgress`] is counted until its first head is in,
+/// and closed if the cap closes it first.
+pub async fn serve(
+    mut incoming: tokio::sync::mpsc::Receiver<(Conn, SocketAddr)>,
     router: Router,
     deadlines: Deadlines,
     tracker: TaskTracker,
     stop: CancellationToken,
-) where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
+) {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(deadlines.head)
         .keep_alive(true);
     loop {
-        let (io, peer) = tokio::select! {
+        let (mut io, peer) = tokio::select! {
             () = stop.cancelled() => return,
             conn = incoming.recv() => match conn {
                 Some(conn) => conn,
                 None => return,
             },
         };
-        let service = router
-            .clone()
-            .map_request(move |mut req: axum::http::Request<Incoming>| {
+        let head = io.head.take().map(Arc::new);
+        let service = router.clone().map_request({
+            let head = head.clone();
+            move |mut req: axum::http::Request<Incoming>| {
+                if let Some(head) = &head {
+                    head.done();
+                }
                 req.extensions_mut().insert(ConnectInfo(peer));
                 req
-            });
+            }
+        });
         let conn = http.serve_connection(
             TokioIo::new(WriteDeadline::new(io, deadlines.write)),
             TowerToHyperService::new(service),
@@ -310,11 +501,20 @@ pub async fn serve<I>(
         let stop = stop.clone();
         tracker.spawn(async move {
             tokio::pin!(conn);
+            let evicted = async {
+                match &head {
+                    Some(head) => head.evicted().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 result = conn.as_mut() => {
                     if let Err(e) = result {
                         tracing::debug!(%peer, error = %e, "connection ended");
                     }
+                }
+                () = evicted => {
+                    tracing::debug!(%peer, "closed: the oldest of too many connections still sending a head");
                 }
                 () = stop.cancelled() => {
                     // Finish the request in flight, then close.
@@ -332,6 +532,8 @@ pub struct Conn {
     prefix: Bytes,
     inner: TcpStream,
     _slot: ConnectionSlot,
+    /// Set while its first head is still arriving (taken by [`serve`]).
+    head: Option<HeadTicket>,
 }
 
 impl Conn {
@@ -340,7 +542,14 @@ impl Conn {
             prefix,
             inner,
             _slot: slot,
+            head: None,
         }
+    }
+
+    /// Counted in [`HeadsInProgress`] until [`serve`] has its first head.
+    pub fn awaiting_head(mut self, ticket: HeadTicket) -> Self {
+        self.head = Some(ticket);
+        self
     }
 }
 
@@ -408,5 +617,37 @@ mod tests {
         assert_eq!(connection_budget(Some(256), 100), 1);
         assert_eq!(connection_budget(Some(1_048_576), 10), 1_048_576 - 1024);
         assert_eq!(connection_budget(None, 10), Semaphore::MAX_PERMITS);
+    }
+
+    #[tokio::test]
+    async fn the_oldest_head_in_progress_is_closed_at_the_cap() {
+        let heads = HeadsInProgress::new(2);
+        let first = heads.enter();
+        let second = heads.enter();
+        assert_eq!(heads.len(), 2);
+        let third = heads.enter();
+        // The first is closed; the others are not.
+        tokio::time::timeout(Duration::from_secs(1), first.evicted())
+            .await
+            .expect("the oldest is closed");
+        assert!(!second.evicted.is_cancelled() && !third.evicted.is_cancelled());
+        assert_eq!(heads.len(), 2);
+
+        // A finished head no longer counts and is never closed.
+        second.done();
+        assert_eq!(heads.len(), 1);
+        let _fourth = heads.enter();
+        assert!(!second.evicted.is_cancelled() && !third.evicted.is_cancelled());
+        drop(third);
+        assert_eq!(heads.len(), 1);
+        assert!(heads.close_oldest());
+        assert!(heads.is_empty() && !heads.close_oldest());
+    }
+
+    #[test]
+    fn the_cap_on_heads_in_progress_is_half_the_budget() {
+        assert_eq!(HeadsInProgress::for_budget(396).cap(), 198);
+        assert_eq!(HeadsInProgress::for_budget(1).cap(), 1);
+        assert_eq!(HeadsInProgress::for_budget(0).cap(), 1);
     }
 }

@@ -1,0 +1,186 @@
+//! The front door under a slowloris: hundreds of connections that send half
+//! a head and then nothing cannot keep real streams out.
+//!
+//! The listener here is assembled as `Server::run` assembles its own (the
+//! real `FrontDoor`, `conn::serve` and router, on the test server's state),
+//! with a small connection budget, so that a few hundred sockets exceed it
+//! without lowering the test process's descriptor limit.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use belfry_e2e::{SseStream, TestServer, WAIT, wait_until};
+use belfry_server::conn::{ConnectionSlots, Deadlines, HeadsInProgress};
+use belfry_server::front::FrontDoor;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Connection slots of the listener under attack.
+const BUDGET: usize = 100;
+/// Half-sent heads the attacker holds: well over the whole budget.
+const HELD: usize = 300;
+
+/// A listener served like the main one, with [`BUDGET`] connections and a
+/// head deadline far longer than the test, so only the cap can help.
+async fn small_front_door(app: &TestServer, stop: &CancellationToken) -> (String, TaskTracker) {
+    let listener = belfry_server::app::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = belfry_server::api::router(app.state.clone());
+    let deadlines = Deadlines {
+        head: Duration::from_secs(300),
+        write: Duration::from_secs(10),
+    };
+    let tracker = TaskTracker::new();
+    let handoff = FrontDoor {
+        router: router.clone(),
+        slots: ConnectionSlots::new(BUDGET, None),
+        deadlines,
+    }
+    .open(listener, tracker.clone(), stop.clone());
+    tokio::spawn(belfry_server::conn::serve(
+        handoff,
+        router,
+        deadlines,
+        tracker.clone(),
+        stop.clone(),
+    ));
+    (base, tracker)
+}
+
+async fn open_stream(app: &TestServer, base: &str, who: &str) -> SseStream {
+    let res = app
+        .http
+        .get(format!("{base}/api/admin/events"))
+        .bearer_auth(app.admin_token(who))
+        .send()
+        .await
+        .expect("the stream request is answered");
+    assert_eq!(res.status(), 200);
+    SseStream::new(res)
+}
+
+/// Opens `count` sockets that each send half a head and then nothing:
+/// half a stream head (kept by the front door's peek) or half of another
+/// (handed to hyper). Returns how many of them the server has closed.
+async fn hold_half_sent_heads(
+    addr: &str,
+    count: usize,
+    held: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> Arc<AtomicUsize> {
+    let closed = Arc::new(AtomicUsize::new(0));
+    for i in 0..count {
+        let half = if i % 2 == 0 {
+            "GET /api/admin/events HTTP/1.1\r\nHost: belfry.test\r\n"
+        } else {
+            "POST /api/notifications HTTP/1.1\r\nHost: belfry.test\r\n"
+        };
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(half.as_bytes()).await.unwrap();
+        let closed = closed.clone();
+        held.push(tokio::spawn(async move {
+            let mut buf = [0u8; 512];
+            while let Ok(n) = tcp.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+            }
+            closed.fetch_add(1, Ordering::Relaxed);
+        }));
+    }
+    closed
+}
+
+#[tokio::test]
+async fn hundreds_of_half_sent_heads_do_not_keep_real_streams_out() {
+    let app = TestServer::spawn().await;
+    let stop = CancellationToken::new();
+    let (base, tracker) = small_front_door(&app, &stop).await;
+    let addr = base.trim_start_matches("http://").to_owned();
+
+    let mut before = open_stream(&app, &base, "ann").await;
+    before.ready().await;
+    let mut held = Vec::new();
+
+    let closed = hold_half_sent_heads(&addr, HELD, &mut held).await;
+
+    // A real client still gets its stream, long before any head deadline.
+    let mut after = tokio::time::timeout(WAIT, async {
+        let mut stream = open_stream(&app, &base, "bob").await;
+        stream.ready().await;
+        stream
+    })
+    .await
+    .expect("a real stream connects while half-sent heads hold the budget");
+
+    // The stream opened before the attack kept going, and both receive.
+    let n = app.publish_titled("through the flood").await;
+    assert_eq!(before.notifications(1).await, std::slice::from_ref(&n));
+    assert_eq!(after.notifications(1).await, [n]);
+
+    // The oldest half-sent heads were closed to make room: no more than
+    // the cap of them is left open.
+    let cap = HeadsInProgress::for_budget(BUDGET).cap();
+    wait_until("the oldest half-sent heads are closed", || {
+        let closed = closed.load(Ordering::Relaxed);
+        async move { closed >= HELD - cap }
+    })
+    .await;
+
+    stop.cancel();
+    tracker.close();
+    drop((before, after));
+    for task in held {
+        task.abort();
+    }
+}
+
+#[tokio::test]
+async fn with_every_slot_taken_a_new_client_replaces_the_oldest_half_sent_head() {
+    let app = TestServer::spawn().await;
+    let stop = CancellationToken::new();
+    let (base, tracker) = small_front_door(&app, &stop).await;
+    let addr = base.trim_start_matches("http://").to_owned();
+
+    // Kept-alive connections idle after a whole request take more slots
+    // than the cap leaves (they are not heads in progress)...
+    let cap = HeadsInProgress::for_budget(BUDGET).cap();
+    let mut idle = Vec::new();
+    for _ in 0..BUDGET - cap + 10 {
+        let mut tcp = TcpStream::connect(&addr).await.unwrap();
+        tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: belfry.test\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        let n = tcp.read(&mut buf).await.unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+        idle.push(tcp);
+    }
+    // ...and half-sent heads take the rest, and more wait to be accepted.
+    let mut held = Vec::new();
+    let closed = hold_half_sent_heads(&addr, 2 * BUDGET, &mut held).await;
+
+    let mut stream = tokio::time::timeout(WAIT, async {
+        let mut stream = open_stream(&app, &base, "ann").await;
+        stream.ready().await;
+        stream
+    })
+    .await
+    .expect("a real stream connects with every slot taken");
+    let n = app.publish_titled("room was made").await;
+    assert_eq!(stream.notifications(1).await, [n]);
+    wait_until("half-sent heads are closed to make room", || {
+        let closed = closed.load(Ordering::Relaxed);
+        async move { closed >= BUDGET }
+    })
+    .await;
+
+    stop.cancel();
+    tracker.close();
+    drop((stream, idle));
+    for task in held {
+        task.abort();
+    }
+}
