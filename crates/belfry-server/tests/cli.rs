@@ -41,6 +41,17 @@ fn read_stream_until(addr: &str, token: &str, needle: &str) -> String {
 
 /// Like [`read_stream_until`], resuming from `last_event_id` when given.
 fn resume_until(addr: &str, token: &str, last_event_id: Option<u64>, needle: &str) -> String {
+    open_stream(addr, token, last_event_id, needle).1
+}
+
+/// Opens the event stream and reads until `needle`; the stream stays open
+/// as long as the returned socket.
+fn open_stream(
+    addr: &str,
+    token: &str,
+    last_event_id: Option<u64>,
+    needle: &str,
+) -> (TcpStream, String) {
     let mut tcp = TcpStream::connect(addr).unwrap();
     tcp.set_read_timeout(Some(WAIT)).unwrap();
     let resume = last_event_id.map_or(String::new(), |id| format!("Last-Event-ID: {id}\r\n"));
@@ -61,7 +72,7 @@ fn resume_until(addr: &str, token: &str, last_event_id: Option<u64>, needle: &st
         assert!(n > 0, "stream ended before {needle:?}:\n{seen}");
         seen.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
-    seen
+    (tcp, seen)
 }
 
 #[test]
@@ -613,20 +624,7 @@ fn the_old_name_of_a_renamed_setting_still_works_and_warns_at_start() {
         .start()
         .expect("belfry-server listens");
     // The one stream allowed, held open.
-    let mut first = TcpStream::connect(served.addr()).unwrap();
-    first.set_read_timeout(Some(WAIT)).unwrap();
-    write!(
-        first,
-        "GET /api/admin/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
-    )
-    .unwrap();
-    let mut opening = String::new();
-    let mut buf = [0u8; 1024];
-    while !opening.contains("event: ready") {
-        let n = first.read(&mut buf).expect("the first stream opens");
-        assert!(n > 0, "the first stream ended: {opening}");
-        opening.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
+    let _first = open_stream(&served.addr().to_string(), &token, None, "event: ready");
     // The next is refused.
     let mut tcp = TcpStream::connect(served.addr()).unwrap();
     tcp.set_read_timeout(Some(WAIT)).unwrap();
