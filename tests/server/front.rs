@@ -1,5 +1,6 @@
 //! The front door under a slowloris: hundreds of connections that send half
-//! a head and then nothing cannot keep real streams out.
+//! a head and then nothing cannot keep real streams out. And the one stream
+//! path: what the router answers is what the front door writes.
 //!
 //! The listener here is assembled as `Server::run` assembles its own (the
 //! real `FrontDoor`, `conn::serve` and router, on the test server's state),
@@ -26,9 +27,13 @@ const HELD: usize = 300;
 /// A listener served like the main one, with [`BUDGET`] connections and a
 /// head deadline far longer than the test, so only the cap can help.
 async fn small_front_door(app: &TestServer, stop: &CancellationToken) -> (String, TaskTracker) {
+    front_door_for(belfry_server::api::router(app.state.clone()), stop).await
+}
+
+/// A listener served like the main one, for `router`.
+async fn front_door_for(router: axum::Router, stop: &CancellationToken) -> (String, TaskTracker) {
     let listener = belfry_server::app::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let router = belfry_server::api::router(app.state.clone());
     let deadlines = Deadlines {
         head: Duration::from_secs(300),
         write: Duration::from_secs(10),
@@ -183,4 +188,47 @@ async fn with_every_slot_taken_a_new_client_replaces_the_oldest_half_sent_head()
     for task in held {
         task.abort();
     }
+}
+
+/// A layer on the router that touches bodies sees a stream's body too when
+/// the front door writes it (a stream that opened its connection): the
+/// handler's response is the one written, not a side channel around it.
+#[tokio::test]
+async fn a_layer_on_the_router_sees_the_body_of_a_stream_the_front_door_writes() {
+    use axum::body::Body;
+    use axum::response::Response;
+    use futures_util::StreamExt as _;
+
+    let app = TestServer::spawn().await;
+    let stop = CancellationToken::new();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    let router = belfry_server::api::router(app.state.clone()).layer(
+        axum::middleware::map_response(move |response: Response| {
+            let counter = counter.clone();
+            async move {
+                response.map(|body| {
+                    Body::from_stream(body.into_data_stream().inspect(move |chunk| {
+                        if let Ok(bytes) = chunk {
+                            counter.fetch_add(bytes.len(), Ordering::Relaxed);
+                        }
+                    }))
+                })
+            }
+        }),
+    );
+    let (base, tracker) = front_door_for(router, &stop).await;
+
+    // A new connection whose first request is the stream: the front door's.
+    let mut stream = open_stream(&app, &base, "ann").await;
+    stream.ready().await;
+    let n = app.publish_titled("through the layer").await;
+    assert_eq!(stream.notifications(1).await, [n]);
+    let through_layer = seen.load(Ordering::Relaxed);
+    assert!(
+        through_layer > 0,
+        "the stream's bytes reached the client without passing the router's layer"
+    );
+    stop.cancel();
+    tracker.close();
 }

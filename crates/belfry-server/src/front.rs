@@ -9,8 +9,11 @@
 //! When its first request is a plain `GET /api/admin/events` over HTTP/1.1,
 //! its head is parsed here (httparse) and the request goes through the same
 //! router as any other, so authentication, limits, CORS and the security
-//! headers are the same. The stream it opens is then written to the socket
-//! by one small task, in chunked encoding. Everything else goes to hyper
+//! headers are the same. The router answers with its own response; a body
+//! of unknown length (the stream's) is then written to the socket by one
+//! small task, in chunked encoding, and any other is written whole. The
+//! handler knows nothing of which way its body is written, and any layer
+//! the router has applies to both. Everything else goes to hyper
 //! with the bytes already read put back in front, including a stream
 //! request with anything unusual about it: a body (`Transfer-Encoding`, a
 //! `Content-Length` other than `0`), HTTP/1.0, `Expect`, `Upgrade`, a
@@ -28,7 +31,6 @@
 
 use std::io::{IoSlice, Write as _};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -36,6 +38,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, Version, header};
 use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -45,7 +48,7 @@ use tower::ServiceExt as _;
 
 /// The path served here (re-exported for the fuzz target).
 pub use crate::api::events::EVENTS_PATH;
-use crate::api::events::{Session, Takeover};
+use crate::api::events::StreamEnd;
 use crate::conn::{Conn, ConnectionSlot, ConnectionSlots, Deadlines, HeadTicket, HeadsInProgress};
 
 /// Longest request head taken here; longer ones go to hyper, which has its
@@ -309,8 +312,9 @@ async fn read_head(tcp: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<O
         }
     }
 }
-/// Runs the request through the router. An opened stream continues on its
-/// own task; any other answer is written whole and the connection closed.
+/// Runs the request through the router and writes its response: a body of
+/// unknown length (an opened stream) chunked, on a task of its own; any
+/// other whole, then the connection is closed.
 async fn serve_stream(
     mut tcp: TcpStream,
     peer: SocketAddr,
@@ -319,12 +323,10 @@ async fn serve_stream(
     door: FrontDoor,
     tracker: TaskTracker,
 ) {
-    let slot = Takeover(Arc::new(Mutex::new(None)));
     request.extensions_mut().insert(ConnectInfo(peer));
-    request.extensions_mut().insert(slot.clone());
     let Ok(response) = door.router.oneshot(request).await;
-    let (parts, body) = response.into_parts();
-    let session = slot.0.lock().expect("takeover slot").take();
+    let (mut parts, body) = response.into_parts();
+    let end = parts.extensions.remove::<StreamEnd>();
 
     let mut head = Vec::with_capacity(512);
     let _ = write!(head, "HTTP/1.1 {}\r\n", parts.status);
@@ -342,8 +344,8 @@ async fn serve_stream(
         "date: {}\r\n",
         httpdate::fmt_http_date(std::time::SystemTime::now())
     );
-    match session {
-        Some(session) => {
+    match axum::body::HttpBody::size_hint(&body).exact() {
+        None => {
             // No further request is read on this connection.
             head.extend_from_slice(b"transfer-encoding: chunked\r\nconnection: close\r\n\r\n");
             // A new connection's empty send buffer takes a head this size
@@ -351,10 +353,10 @@ async fn serve_stream(
             if tcp.write_all(&head).await.is_ok() {
                 // A task of its own, so the stream's life costs only what
                 // the stream needs, not the router's future as well.
-                tracker.spawn(stream(tcp, session, connection, door.deadlines.write));
+                tracker.spawn(stream(tcp, body, end, connection, door.deadlines.write));
             }
         }
-        None => {
+        Some(_) => {
             let body = axum::body::to_bytes(body, MAX_ERROR_BODY)
                 .await
                 .unwrap_or_default();
@@ -373,28 +375,38 @@ async fn serve_stream(
     }
 }
 
-/// Writes the stream's chunks until it ends or the client goes away.
+/// Writes the body's chunks until it ends or the client goes away. `end`,
+/// when the response carried one, ends a write that waits on a client that
+/// stopped reading (see [`wait_and_write`]).
 async fn stream(
     tcp: TcpStream,
-    mut session: Session,
+    body: Body,
+    mut end: Option<StreamEnd>,
     _slot: ConnectionSlot,
     write_timeout: Duration,
 ) {
+    let mut body = body.into_data_stream();
     // Registered once for the stream's life, not again per chunk.
     let closed = client_closed(&tcp);
     tokio::pin!(closed);
     loop {
         let chunk = tokio::select! {
             biased;
-            chunk = session.next_chunk() => chunk,
+            chunk = body.next() => chunk,
             () = &mut closed => return,
         };
         let written = match chunk {
-            Some(chunk) => write_chunk(&tcp, &chunk, &mut session, write_timeout).await,
+            Some(Ok(chunk)) => write_chunk(&tcp, &chunk, end.as_mut(), write_timeout).await,
+            // No last chunk: the client must not take a failed body for a
+            // whole one.
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "stream body failed; closing the connection");
+                return;
+            }
             // The stream ended on the server's side: end the body properly.
             None => {
-                let end = &mut [IoSlice::new(LAST_CHUNK)];
-                let _ = write_all(&tcp, end, &mut session, write_timeout).await;
+                let last = &mut [IoSlice::new(LAST_CHUNK)];
+                let _ = write_all(&tcp, last, end.as_mut(), write_timeout).await;
                 return;
             }
         };
@@ -402,7 +414,13 @@ async fn stream(
             Ok(()) => {}
             Err(Stop::Broken) => return,
             Err(Stop::Dropped(reason)) => {
-                session.dropped(reason);
+                tracing::info!(
+                    reason,
+                    "stream closed without waiting for its client to read"
+                );
+                if let Some(end) = &end {
+                    end.dropped(reason);
+                }
                 return;
             }
         }
@@ -439,13 +457,13 @@ async fn client_closed(tcp: &TcpStream) {
 async fn write_chunk(
     tcp: &TcpStream,
     data: &Bytes,
-    session: &mut Session,
+    end: Option<&mut StreamEnd>,
     write_timeout: Duration,
 ) -> Result<(), Stop> {
     let Some(chunk) = DataChunk::new(data) else {
         return Ok(());
     };
-    write_all(tcp, &mut chunk.slices(), session, write_timeout).await
+    write_all(tcp, &mut chunk.slices(), end, write_timeout).await
 }
 
 /// One data chunk of `Transfer-Encoding: chunked`: size line, data, CRLF,
@@ -492,7 +510,7 @@ impl<'a> DataChunk<'a> {
 async fn write_all(
     tcp: &TcpStream,
     mut slices: &mut [IoSlice<'_>],
-    session: &mut Session,
+    end: Option<&mut StreamEnd>,
     write_timeout: Duration,
 ) -> Result<(), Stop> {
     // The usual case: the socket takes it all at once.
@@ -501,21 +519,28 @@ async fn write_all(
     }
     // Boxed: every stream's task is as large as its largest state, and
     // the waiting below is rare, so it gets its memory only when it waits.
-    Box::pin(wait_and_write(tcp, slices, session, write_timeout)).await
+    Box::pin(wait_and_write(tcp, slices, end, write_timeout)).await
 }
 
 async fn wait_and_write(
     tcp: &TcpStream,
     mut slices: &mut [IoSlice<'_>],
-    session: &mut Session,
+    end: Option<&mut StreamEnd>,
     write_timeout: Duration,
 ) -> Result<(), Stop> {
+    let must_end = async move {
+        match end {
+            Some(end) => end.wait().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(must_end);
     let mut deadline = Box::pin(tokio::time::sleep(write_timeout));
     loop {
         tokio::select! {
             writable = tcp.writable() => writable.map_err(|_| Stop::Broken)?,
             () = deadline.as_mut() => return Err(Stop::Dropped("write_timeout")),
-            reason = session.must_end() => return Err(Stop::Dropped(reason)),
+            reason = &mut must_end => return Err(Stop::Dropped(reason)),
         }
         let left = remaining(slices);
         if write_now(tcp, &mut slices)? {

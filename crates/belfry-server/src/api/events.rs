@@ -9,12 +9,12 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Extension, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use axum::routing::get;
@@ -23,13 +23,14 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::sync::watch;
 use tokio::time::{Interval, MissedTickBehavior, Sleep};
-use tokio_util::sync::WaitForCancellationFutureOwned;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use crate::auth::{Admin, unix_now};
 use crate::broker::BusMessage;
 use crate::client_addr::ClientAddr;
 use crate::error::ApiError;
 use crate::limits::{LimitExceeded, StreamSlot};
+use crate::metrics::Metrics;
 use crate::sse;
 use crate::state::AppState;
 use crate::store::Revocation;
@@ -48,11 +49,70 @@ pub fn routes() -> Router<AppState> {
     Router::new().route(EVENTS_PATH, get(events))
 }
 
-/// Put on a request by the front door (`crate::front`), which writes the
-/// stream to the socket itself: the handler leaves the opened session here
-/// and answers with the headers only.
+/// Put on a stream's response for whoever writes it (`crate::front`):
+/// resolves when the stream must end whatever its client does (the token
+/// expired, its sign-in was revoked, the server is shutting down), so a
+/// writer waiting on a client that stopped reading does not wait for it.
+/// The body ends by itself in those cases too, but only once it is polled,
+/// and a writer whose socket is full does not poll it.
 #[derive(Clone)]
-pub(crate) struct Takeover(pub(crate) Arc<Mutex<Option<Session>>>);
+pub struct StreamEnd {
+    expires: tokio::time::Instant,
+    shutdown: CancellationToken,
+    /// Revocations as they are read from the store.
+    revoked: watch::Receiver<Arc<[Revocation]>>,
+    who: Arc<Who>,
+    metrics: Arc<Metrics>,
+}
+
+impl StreamEnd {
+    /// Resolves with the reason once the stream must end.
+    pub async fn wait(&mut self) -> &'static str {
+        let expiry = tokio::time::sleep_until(self.expires);
+        tokio::pin!(expiry);
+        loop {
+            tokio::select! {
+                () = &mut expiry => return "token_expired",
+                () = self.shutdown.cancelled() => return "shutdown",
+                changed = self.revoked.changed() => {
+                    if changed.is_err() {
+                        return "shutdown";
+                    }
+                    let list = self.revoked.borrow_and_update().clone();
+                    if list.iter().any(|r| self.who.revoked_by(r)) {
+                        return "revoked";
+                    }
+                }
+            }
+        }
+    }
+
+    /// The writer closed the connection without waiting for the client:
+    /// counted in `belfry_streams_dropped_total{reason}`.
+    pub fn dropped(&self, reason: &'static str) {
+        self.metrics
+            .streams_dropped
+            .get_or_create(&[("reason", reason)])
+            .inc();
+    }
+}
+
+/// Whose stream it is, shared by the stream and its [`StreamEnd`].
+struct Who {
+    sub: String,
+    /// The sign-in a locally issued token belongs to.
+    session_id: Option<String>,
+}
+
+impl Who {
+    /// Whether `revocation` ends this stream.
+    fn revoked_by(&self, revocation: &Revocation) -> bool {
+        match revocation {
+            Revocation::User(user) => *user == self.sub,
+            Revocation::Session(sid) => self.session_id.as_deref() == Some(sid.as_str()),
+        }
+    }
+}
 
 /// Optional filters from the query string.
 #[derive(Debug, Default)]
@@ -111,7 +171,6 @@ async fn events(
     State(state): State<AppState>,
     Admin(admin): Admin,
     client: ClientAddr,
-    takeover: Option<Extension<Takeover>>,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
@@ -178,12 +237,23 @@ async fn events(
     );
     keepalive.set_missed_tick_behavior(MissedTickBehavior::Delay);
 
-    // `direct`: written by the front door, outside hyper (a stream opened
-    // on a kept-alive connection is not).
-    let direct = takeover.is_some();
-    tracing::info!(client = %client.0, resume_from, cursor, direct, "stream opened");
+    tracing::info!(client = %client.0, resume_from, cursor, "stream opened");
     state.metrics.connected_streams.inc();
-    let revoked = state.revocations.subscribe();
+    // Thirty years, as tokio caps its own far-future timers: later than that
+    // cannot be represented as an `Instant` everywhere.
+    const FAR_AWAY: u64 = 30 * 365 * 24 * 60 * 60;
+    let expires = tokio::time::Instant::now() + Duration::from_secs(remaining.min(FAR_AWAY));
+    let who = Arc::new(Who {
+        sub: admin.sub,
+        session_id: admin.session_id,
+    });
+    let end = StreamEnd {
+        expires,
+        shutdown: state.shutdown.clone(),
+        revoked: state.revocations.subscribe(),
+        who: who.clone(),
+        metrics: state.metrics.clone(),
+    };
     let session = Session {
         catching_up: cursor < head,
         shutdown: Box::pin(state.shutdown.clone().cancelled_owned()),
@@ -192,28 +262,24 @@ async fn events(
         cursor,
         filter,
         keepalive,
-        deadline: Box::pin(tokio::time::sleep(Duration::from_secs(remaining))),
+        deadline: Box::pin(tokio::time::sleep_until(expires)),
         out,
         end: None,
-        revoked,
-        sub: admin.sub,
-        session_id: admin.session_id,
+        who,
         opened: Instant::now(),
         _slot: slot,
     };
-    let body = match takeover {
-        Some(Extension(Takeover(slot))) => {
-            *slot.lock().expect("takeover slot") = Some(session);
-            Body::empty()
-        }
-        None => Body::from_stream(futures_util::stream::unfold(session, |mut s| async move {
-            s.next_chunk()
-                .await
-                .map(|b| (Ok::<_, std::convert::Infallible>(b), s))
-        })),
-    };
+    // One body, whoever writes it: hyper, or the front door for a stream
+    // that opened its connection. Its length is unknown, so either writes
+    // it chunked.
+    let body = Body::from_stream(futures_util::stream::unfold(session, |mut s| async move {
+        s.next_chunk()
+            .await
+            .map(|b| (Ok::<_, std::convert::Infallible>(b), s))
+    }));
 
     let mut response = Response::new(body);
+    response.extensions_mut().insert(end);
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -225,7 +291,7 @@ async fn events(
 }
 
 /// One open stream.
-pub(crate) struct Session {
+struct Session {
     state: AppState,
     rx: broadcast::Receiver<BusMessage>,
     /// Highest notification id this stream has passed (delivered or filtered out).
@@ -244,26 +310,14 @@ pub(crate) struct Session {
     out: VecDeque<Bytes>,
     /// Why the stream ends, once it does; remaining `out` is written first.
     end: Option<&'static str>,
-    /// Revocations as they are read from the store, watched only while
-    /// a write waits for the client (see [`Session::must_end`]).
-    revoked: watch::Receiver<Arc<[Revocation]>>,
-    sub: String,
-    session_id: Option<String>,
+    who: Arc<Who>,
     opened: Instant,
     _slot: StreamSlot,
 }
 
-/// Whether `revocation` ends the stream of `sub` in sign-in `session_id`.
-fn applies(revocation: &Revocation, sub: &str, session_id: Option<&str>) -> bool {
-    match revocation {
-        Revocation::User(user) => user == sub,
-        Revocation::Session(sid) => session_id == Some(sid.as_str()),
-    }
-}
-
 impl Session {
     /// The next bytes to write, or `None` once the stream has ended.
-    pub(crate) async fn next_chunk(&mut self) -> Option<Bytes> {
+    async fn next_chunk(&mut self) -> Option<Bytes> {
         loop {
             if !self.out.is_empty() {
                 return Some(self.take_out());
@@ -296,37 +350,6 @@ impl Session {
                 _ = self.keepalive.tick() => self.out.push_back(sse::KEEPALIVE),
             }
         }
-    }
-
-    /// Resolves when the stream must end whatever its client does: the
-    /// token expired, its sign-in was revoked, or the server is shutting
-    /// down. For a writer whose socket is full: these do not wait for it.
-    pub(crate) async fn must_end(&mut self) -> &'static str {
-        loop {
-            tokio::select! {
-                () = &mut self.deadline => return "token_expired",
-                () = &mut self.shutdown => return "shutdown",
-                changed = self.revoked.changed() => {
-                    if changed.is_err() {
-                        return "shutdown";
-                    }
-                    let list = self.revoked.borrow_and_update().clone();
-                    if list.iter().any(|r| applies(r, &self.sub, self.session_id.as_deref())) {
-                        return "revoked";
-                    }
-                }
-            }
-        }
-    }
-
-    /// The writer closed the connection without waiting for the client.
-    pub(crate) fn dropped(&mut self, reason: &'static str) {
-        self.state
-            .metrics
-            .streams_dropped
-            .get_or_create(&[("reason", reason)])
-            .inc();
-        self.end = Some(reason);
     }
 
     /// Takes what else is already on the bus, up to [`MAX_BATCH`] messages,
@@ -377,14 +400,14 @@ impl Session {
                 }
             }
             Ok(BusMessage::ToUser { sub, frame }) => {
-                if *sub == *self.sub {
+                if *sub == *self.who.sub {
                     self.out.push_back(frame);
                 }
             }
             Ok(BusMessage::ToAll(frame)) => self.out.push_back(frame),
             Ok(BusMessage::CatchUp) => self.catching_up = true,
             Ok(BusMessage::Revoked(r)) => {
-                if applies(&r, &self.sub, self.session_id.as_deref()) {
+                if self.who.revoked_by(&r) {
                     self.out.push_back(sse::expired_frame(
                         "this sign-in was revoked (signed out or disabled); sign in again",
                     ));
@@ -435,7 +458,7 @@ impl Drop for Session {
     fn drop(&mut self) {
         self.state.metrics.connected_streams.dec();
         tracing::info!(
-            sub = %self.sub,
+            sub = %self.who.sub,
             duration_ms = self.opened.elapsed().as_millis() as u64,
             reason = self.end.unwrap_or("client disconnected"),
             last_id = self.cursor,
