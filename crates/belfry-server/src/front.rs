@@ -351,6 +351,9 @@ async fn serve_stream(
             // A new connection's empty send buffer takes a head this size
             // at once, so this does not wait on the client.
             if tcp.write_all(&head).await.is_ok() {
+                // How an operator sees that a proxy opens streams on new
+                // connections (docs/operations.md); hyper's have no such line.
+                tracing::info!(client = %peer, direct = true, "stream written by the front door");
                 // A task of its own, so the stream's life costs only what
                 // the stream needs, not the router's future as well.
                 tracker.spawn(stream(tcp, body, end, connection, door.deadlines.write));
