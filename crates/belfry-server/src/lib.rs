@@ -5,7 +5,7 @@
 //! `GET /api/admin/events` stream. Streams resume with `Last-Event-ID`.
 //!
 //! ```no_run
-//! # async fn demo() -> anyhow::Result<()> {
+//! # async fn demo() -> Result<(), belfry_server::app::StartError> {
 //! let shutdown = tokio_util::sync::CancellationToken::new();
 //! let server = belfry_server::Server::build(belfry_server::Config::new("/var/lib/belfry"), shutdown).await?;
 //! server.run().await
