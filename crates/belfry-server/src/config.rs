@@ -33,6 +33,10 @@ pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 /// How long an `Idempotency-Key` returns the notification it first created.
 pub const IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// The `--help` heading of the settings only `serve` uses; the other
+/// commands accept them but do not list them.
+pub const SERVING: &str = "Serving";
+
 /// Settings renamed because the old name said something else than they do:
 /// (old, new). The old key, variable and flag keep working, with a warning.
 pub const RENAMED: &[(&str, &str)] = &[("max_connections", "max_streams")];
@@ -199,52 +203,54 @@ pub struct Settings {
     )]
     pub admin_emails: Option<Vec<String>>,
     /// Address to listen on.
-    #[arg(long, global = true, env = "BELFRY_LISTEN", default_value = DEFAULT_LISTEN)]
+    #[arg(long, global = true, help_heading = SERVING, env = "BELFRY_LISTEN", default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
     /// Second address for `/healthz` and `/metrics` only, answered by a thread of its own.
-    #[arg(long, global = true, env = "BELFRY_HEALTH_LISTEN")]
+    #[arg(long, global = true, help_heading = SERVING, env = "BELFRY_HEALTH_LISTEN")]
     pub health_listen: Option<SocketAddr>,
     /// Once listening, write the bound addresses here as JSON (for supervisors and tests).
-    #[arg(long, global = true, env = "BELFRY_READY_FILE", value_name = "FILE")]
+    #[arg(long, global = true, help_heading = SERVING, env = "BELFRY_READY_FILE", value_name = "FILE")]
     pub ready_file: Option<PathBuf>,
     // 15 s stays well under the 60 s idle time-out of common proxies and load
     // balancers, while a client's watchdog (2.5x this) still notices a dead
     // connection within 40 s.
     /// Keepalive comment interval on idle streams.
-    #[arg(long, global = true, env = "BELFRY_KEEPALIVE", default_value = "15s", value_parser = humantime::parse_duration)]
+    #[arg(long, global = true, help_heading = SERVING, env = "BELFRY_KEEPALIVE", default_value = "15s", value_parser = humantime::parse_duration)]
     #[serde(with = "duration_text")]
     pub keepalive: Duration,
     /// `retry:` advertised to clients: their reconnect base delay.
-    #[arg(long, global = true, env = "BELFRY_RETRY", default_value = "500ms", value_parser = humantime::parse_duration)]
+    #[arg(long, global = true, help_heading = SERVING, env = "BELFRY_RETRY", default_value = "500ms", value_parser = humantime::parse_duration)]
     #[serde(with = "duration_text")]
     pub retry: Duration,
     /// Live notifications buffered for slow streams before they catch up from the store.
     #[arg(
         long,
         global = true,
+        help_heading = SERVING,
         env = "BELFRY_BROADCAST_CAPACITY",
         default_value_t = 1024
     )]
     pub broadcast_capacity: usize,
     /// Also publish a realistic stream of demo store events.
-    #[arg(long, global = true, env = "BELFRY_DEMO", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    #[arg(long, global = true, help_heading = SERVING, env = "BELFRY_DEMO", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub demo: bool,
     // Enough to watch the UI move, few enough that the inbox stays readable.
     /// Demo events per minute.
     #[arg(
         long,
         global = true,
+        help_heading = SERVING,
         env = "BELFRY_DEMO_PER_MINUTE",
         default_value_t = 12
     )]
     pub demo_per_minute: u32,
     // Short, because a leaked one cannot be recalled; clients refresh first.
     /// Lifetime of access tokens issued at sign-in.
-    #[arg(long, global = true, env = "BELFRY_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = humantime::parse_duration)]
+    #[arg(long, global = true, help_heading = SERVING, env = "BELFRY_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = humantime::parse_duration)]
     #[serde(with = "duration_text")]
     pub access_token_ttl: Duration,
     /// Lifetime of refresh tokens.
-    #[arg(long, global = true, env = "BELFRY_REFRESH_TOKEN_TTL", default_value = "30d", value_parser = humantime::parse_duration)]
+    #[arg(long, global = true, help_heading = SERVING, env = "BELFRY_REFRESH_TOKEN_TTL", default_value = "30d", value_parser = humantime::parse_duration)]
     #[serde(with = "duration_text")]
     pub refresh_token_ttl: Duration,
     // A desktop, a laptop, a phone and a few browser tabs, with room to spare.
@@ -252,6 +258,7 @@ pub struct Settings {
     #[arg(
         long,
         global = true,
+        help_heading = SERVING,
         env = "BELFRY_MAX_STREAMS_PER_USER",
         default_value_t = 10
     )]
@@ -261,6 +268,7 @@ pub struct Settings {
     #[arg(
         long,
         global = true,
+        help_heading = SERVING,
         env = "BELFRY_MAX_STREAMS",
         default_value_t = 15_000
     )]
@@ -268,21 +276,22 @@ pub struct Settings {
     // Generous for any real client on a slow network, short enough that idle
     // and trickling sockets free up.
     /// Time to send a whole request head, and to start the next request on a kept-alive connection.
-    #[arg(long, global = true, env = "BELFRY_REQUEST_HEAD_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, global = true, help_heading = SERVING, env = "BELFRY_REQUEST_HEAD_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     #[serde(with = "duration_text")]
     pub request_head_timeout: Duration,
     /// Time to send a whole request body.
-    #[arg(long, global = true, env = "BELFRY_REQUEST_BODY_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, global = true, help_heading = SERVING, env = "BELFRY_REQUEST_BODY_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     #[serde(with = "duration_text")]
     pub request_body_timeout: Duration,
     /// A stream or response whose client takes no bytes for this long is closed.
-    #[arg(long, global = true, env = "BELFRY_STREAM_WRITE_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, global = true, help_heading = SERVING, env = "BELFRY_STREAM_WRITE_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     #[serde(with = "duration_text")]
     pub stream_write_timeout: Duration,
     /// Browser origins allowed to call the API (comma-separated).
     #[arg(
         long,
         global = true,
+        help_heading = SERVING,
         env = "BELFRY_CORS_ORIGINS",
         value_delimiter = ','
     )]
@@ -291,6 +300,7 @@ pub struct Settings {
     #[arg(
         long,
         global = true,
+        help_heading = SERVING,
         env = "BELFRY_TRUSTED_PROXIES",
         value_delimiter = ','
     )]
@@ -298,19 +308,19 @@ pub struct Settings {
     // A month of info, a quarter of warnings and a year of critical alerts,
     // for audits of what happened and who handled it.
     /// How long info notifications are kept.
-    #[arg(long, global = true, env = "BELFRY_RETENTION_INFO", default_value = "30d", value_parser = humantime::parse_duration)]
+    #[arg(long, global = true, help_heading = SERVING, env = "BELFRY_RETENTION_INFO", default_value = "30d", value_parser = humantime::parse_duration)]
     #[serde(with = "duration_text")]
     pub retention_info: Duration,
     /// How long warnings are kept.
-    #[arg(long, global = true, env = "BELFRY_RETENTION_WARNING", default_value = "90d", value_parser = humantime::parse_duration)]
+    #[arg(long, global = true, help_heading = SERVING, env = "BELFRY_RETENTION_WARNING", default_value = "90d", value_parser = humantime::parse_duration)]
     #[serde(with = "duration_text")]
     pub retention_warning: Duration,
     /// How long critical notifications are kept.
-    #[arg(long, global = true, env = "BELFRY_RETENTION_CRITICAL", default_value = "365d", value_parser = humantime::parse_duration)]
+    #[arg(long, global = true, help_heading = SERVING, env = "BELFRY_RETENTION_CRITICAL", default_value = "365d", value_parser = humantime::parse_duration)]
     #[serde(with = "duration_text")]
     pub retention_critical: Duration,
     /// Built web UI to serve at / [default: ui/dist when it exists in the working directory].
-    #[arg(long, global = true, env = "BELFRY_UI_DIR", value_name = "DIR")]
+    #[arg(long, global = true, help_heading = SERVING, env = "BELFRY_UI_DIR", value_name = "DIR")]
     pub ui_dir: Option<PathBuf>,
     /// Shared store: `sqlite` (embedded) or `postgres://user@host/db` for several replicas.
     #[arg(
@@ -333,6 +343,7 @@ pub struct Settings {
     #[arg(
         long,
         global = true,
+        help_heading = SERVING,
         env = "BELFRY_BROKER",
         hide_env_values = true,
         default_value = "memory"
@@ -342,6 +353,7 @@ pub struct Settings {
     #[arg(
         long,
         global = true,
+        help_heading = SERVING,
         env = "BELFRY_BROKER_CHANNEL",
         default_value = "belfry:bus"
     )]

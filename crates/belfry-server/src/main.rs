@@ -147,7 +147,16 @@ fn main() -> ExitCode {
         |name| std::env::var_os(name),
         &mut warnings,
     );
-    let matches = Cli::command().get_matches_from(args);
+    let mut command = Cli::command();
+    for name in ["token", "user", "restore"] {
+        command = command.mut_subcommand(name, |sub| {
+            sub.mut_args(|arg| {
+                let serving = arg.get_help_heading() == Some(config::SERVING);
+                arg.hide(serving)
+            })
+        });
+    }
+    let matches = command.get_matches_from(args);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let (_, matches) = matches.subcommand().expect("clap requires a subcommand");
     init_tracing();

@@ -642,3 +642,32 @@ fn the_old_name_of_a_renamed_setting_still_works_and_warns_at_start() {
         "{log}"
     );
 }
+
+#[test]
+fn account_and_token_help_lists_only_the_settings_they_use() {
+    let help = |args: &[&str]| {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let serve = help(&["serve", "--help"]);
+    assert!(
+        serve.contains("--listen") && serve.contains("--data-dir"),
+        "{serve}"
+    );
+    for command in [
+        &["user", "--help"][..],
+        &["user", "add", "--help"],
+        &["token", "--help"],
+    ] {
+        let text = help(command);
+        assert!(
+            text.contains("--data-dir") && text.contains("--store"),
+            "{command:?}: {text}"
+        );
+        assert!(
+            !text.contains("--listen") && !text.contains("--keepalive"),
+            "{command:?}: {text}"
+        );
+    }
+}
