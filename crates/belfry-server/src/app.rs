@@ -250,6 +250,7 @@ impl Server {
     /// Serves until the shutdown token fires; then stops accepting, lets every
     /// stream end itself, finishes queued publishes and closes the store.
     pub async fn run(self) -> Result<(), StartError> {
+        let (addr, health_addr) = (self.local_addr(), self.health_addr());
         let Server {
             state,
             listener,
@@ -258,11 +259,7 @@ impl Server {
             writer_stop,
             lock,
         } = self;
-        let addr = listener
-            .local_addr()
-            .map_err(StartError::io("cannot read the listening address"))?;
         tracing::info!("listening on http://{addr}");
-        let health_addr = health.as_ref().and_then(|h| h.local_addr().ok());
         if let Some(path) = &state.config.ready_file {
             write_ready_file(path, addr, health_addr)?;
         }

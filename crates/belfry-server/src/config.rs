@@ -451,15 +451,6 @@ impl Settings {
         })
     }
 
-    /// Parses a TOML config file on its own (defaults for what it leaves out).
-    pub fn from_file(path: &Path, warnings: &mut Vec<String>) -> Result<Self, ConfigError> {
-        let layers = read_file(path, warnings)?;
-        serde_json::from_value(serde_json::Value::Object(layers)).map_err(|e| ConfigError::Parse {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })
-    }
-
     /// The typed configuration. `default_data_dir` is used when no layer
     /// names one (the binary passes the user's data directory).
     pub fn into_config(self, default_data_dir: PathBuf) -> Result<Config, ConfigError> {
@@ -818,7 +809,7 @@ mod tests {
     #[test]
     fn unknown_keys_in_the_file_are_an_error_naming_them() {
         let toml = file("listn = \"x\"");
-        let err = Settings::from_file(toml.path(), &mut Vec::new())
+        let err = Settings::layered(Some(toml.path()), &command_line(&[]), &mut Vec::new())
             .err()
             .unwrap();
         assert!(err.to_string().contains("listn"), "{err}");
