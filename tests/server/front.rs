@@ -32,12 +32,21 @@ async fn small_front_door(app: &TestServer, stop: &CancellationToken) -> (String
 
 /// A listener served like the main one, for `router`.
 async fn front_door_for(router: axum::Router, stop: &CancellationToken) -> (String, TaskTracker) {
-    let listener = belfry_server::app::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
     let deadlines = Deadlines {
         head: Duration::from_secs(300),
         write: Duration::from_secs(10),
     };
+    front_door_with(router, deadlines, stop).await
+}
+
+/// A listener served like the main one, for `router`, with `deadlines`.
+async fn front_door_with(
+    router: axum::Router,
+    deadlines: Deadlines,
+    stop: &CancellationToken,
+) -> (String, TaskTracker) {
+    let listener = belfry_server::app::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
     let tracker = TaskTracker::new();
     let handoff = FrontDoor {
         router: router.clone(),
@@ -127,7 +136,7 @@ async fn hundreds_of_half_sent_heads_do_not_keep_real_streams_out() {
 
     // The oldest half-sent heads were closed to make room: no more than
     // the cap of them is left open.
-    let cap = HeadsInProgress::for_budget(BUDGET).cap();
+    let cap = HeadsInProgress::for_budget(BUDGET, Duration::from_secs(300)).cap();
     wait_until("the oldest half-sent heads are closed", || {
         let closed = closed.load(Ordering::Relaxed);
         async move { closed >= HELD - cap }
@@ -151,7 +160,7 @@ async fn with_every_slot_taken_a_new_client_replaces_the_oldest_half_sent_head()
 
     // Kept-alive connections idle after a whole request take more slots
     // than the cap leaves (they are not heads in progress)...
-    let cap = HeadsInProgress::for_budget(BUDGET).cap();
+    let cap = HeadsInProgress::for_budget(BUDGET, Duration::from_secs(300)).cap();
     let mut idle = Vec::new();
     for _ in 0..BUDGET - cap + 10 {
         let mut tcp = TcpStream::connect(&addr).await.unwrap();
@@ -231,4 +240,64 @@ async fn a_layer_on_the_router_sees_the_body_of_a_stream_the_front_door_writes()
     );
     stop.cancel();
     tracker.close();
+}
+
+/// Reads until the server closes the connection; what arrived.
+async fn read_to_close(tcp: &mut TcpStream) -> Vec<u8> {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    while let Ok(n) = tcp.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        seen.extend_from_slice(&buf[..n]);
+    }
+    seen
+}
+
+/// The first head has one deadline, from the accept, whoever reads it: a
+/// client that starts like a stream request (so the front door reads) and
+/// turns into another late (so hyper reads the rest) does not get a second
+/// deadline from hyper. On tokio's paused clock, so the times are exact
+/// and the test takes none.
+#[tokio::test(start_paused = true)]
+async fn the_first_heads_deadline_runs_from_the_accept_whoever_reads_the_head() {
+    use tokio::time::Instant;
+
+    let head = Duration::from_secs(10);
+    let deadlines = Deadlines {
+        head,
+        write: Duration::from_secs(10),
+    };
+    let router = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
+    let stop = CancellationToken::new();
+    let (base, _tracker) = front_door_with(router, deadlines, &stop).await;
+    let addr = base.trim_start_matches("http://");
+
+    // A stream request's first bytes, then, 8 s later, another request's.
+    let mut late = TcpStream::connect(addr).await.unwrap();
+    let accepted = Instant::now();
+    late.write_all(b"GET /api/admin/events").await.unwrap();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    late.write_all(b"/elsewhere HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_to_close(&mut late).await, b"");
+    let took = accepted.elapsed();
+    assert!(
+        took >= head && took < head + Duration::from_secs(1),
+        "closed {took:?} after the accept; the deadline is {head:?}"
+    );
+
+    // A whole head in time is served, and the connection then idles under
+    // hyper's deadline for later heads.
+    let mut prompt = TcpStream::connect(addr).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    prompt
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut prompt).await;
+    assert!(answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
+    stop.cancel();
 }

@@ -4,15 +4,20 @@
 //!
 //! Every deadline here exists because an anonymous client can otherwise
 //! hold a connection, and so a file descriptor, for ever:
-//! - **request head** ([`crate::config::Config::request_head_timeout`]):
-//!   the whole head must arrive in time, on a new connection and again
-//!   between requests on a kept-alive one (hyper's `header_read_timeout`
-//!   covers both; it needs a timer, which `axum::serve` never sets, so this
-//!   module drives hyper itself);
+//! - **first request head** ([`crate::config::Config::request_head_timeout`]):
+//!   the whole head must arrive in time from the accept. The deadline is
+//!   kept in the connection's [`HeadTicket`], so it is one deadline whether
+//!   the front door reads the head, or starts to and hands the connection
+//!   to hyper;
+//! - **later heads**, and the idle time before them on a kept-alive
+//!   connection: the same timeout, as hyper's `header_read_timeout` (it
+//!   needs a timer, which `axum::serve` never sets, so this module drives
+//!   hyper itself);
 //! - **request body** ([`crate::config::Config::request_body_timeout`]):
 //!   the whole body, checked in `api` before any handler runs;
 //! - **writes** ([`crate::config::Config::stream_write_timeout`]): a socket
-//!   that takes no bytes for that long is closed ([`WriteDeadline`]).
+//!   that takes no bytes for that long is closed, and a stream that must
+//!   end is not waited for ([`WriteDeadline`], on both paths).
 //!
 //! The number of open connections is capped below the process's
 //! file-descriptor limit ([`connection_budget`]), so the store, the health
@@ -30,7 +35,6 @@
 //! makes room for a newer connection, never for nothing.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,11 +51,12 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::time::Sleep;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt as _;
 
+use crate::api::events::StreamEnd;
+use crate::deadline::{CurrentResponse, Ending, WriteDeadline};
 use crate::metrics::Metrics;
 
 /// Descriptors kept back from connections, as a share of the limit...
@@ -245,6 +250,8 @@ impl ConnectionSlots {
 pub struct HeadsInProgress {
     waiting: Arc<Mutex<Waiting>>,
     cap: usize,
+    /// How long a connection may take to send its first head, from accept.
+    deadline: Duration,
 }
 
 #[derive(Default)]
@@ -255,11 +262,13 @@ struct Waiting {
 }
 
 impl HeadsInProgress {
-    /// At most `cap` (at least one) heads in progress.
-    pub fn new(cap: usize) -> Self {
+    /// At most `cap` (at least one) heads in progress, each closed if not
+    /// in within `deadline` of its accept.
+    pub fn new(cap: usize, deadline: Duration) -> Self {
         Self {
             waiting: Arc::default(),
             cap: cap.max(1),
+            deadline,
         }
     }
 
@@ -269,8 +278,8 @@ impl HeadsInProgress {
     /// Derived rather than configured: it only has to be far above the
     /// heads real clients have in flight at once (each is done within a
     /// round trip) and well below the budget.
-    pub fn for_budget(budget: usize) -> Self {
-        Self::new(budget / 2)
+    pub fn for_budget(budget: usize, deadline: Duration) -> Self {
+        Self::new(budget / 2, deadline)
     }
 
     /// The most heads in progress at once.
@@ -300,6 +309,7 @@ impl HeadsInProgress {
             id,
             waiting: self.waiting.clone(),
             evicted,
+            deadline: tokio::time::Instant::now() + self.deadline,
             done: AtomicBool::new(false),
         }
     }
@@ -327,25 +337,45 @@ impl HeadsInProgress {
 }
 
 /// One connection counted in [`HeadsInProgress`], until its head is done
-/// ([`HeadTicket::done`]) or the ticket is dropped.
+/// ([`HeadTicket::done`]) or the ticket is dropped. The first head's
+/// deadline is kept here, from the accept, whoever reads the head: the
+/// front door, then hyper if the front door hands the connection over.
 pub struct HeadTicket {
     id: u64,
     waiting: Arc<Mutex<Waiting>>,
     evicted: CancellationToken,
+    deadline: tokio::time::Instant,
     done: AtomicBool,
 }
 
+/// Why a connection was closed before its first head was in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadClosed {
+    /// The oldest of too many connections still sending a head.
+    Evicted,
+    /// The head did not arrive within the deadline.
+    TimedOut,
+}
+
 impl HeadTicket {
-    /// Resolves when the connection is to be closed to make room; never
-    /// once the head is done.
-    pub fn evicted(&self) -> tokio_util::sync::WaitForCancellationFuture<'_> {
-        self.evicted.cancelled()
+    /// Resolves when the connection is to be closed: to make room, or
+    /// because its head is late. Never once the head is done.
+    pub async fn closed(&self) -> HeadClosed {
+        tokio::select! {
+            () = self.evicted.cancelled() => HeadClosed::Evicted,
+            () = tokio::time::sleep_until(self.deadline) => {
+                if self.done.load(Ordering::Acquire) {
+                    std::future::pending().await
+                }
+                HeadClosed::TimedOut
+            }
+        }
     }
 
     /// The head has arrived: no longer counted, and never closed by the
-    /// cap. Cheap after the first call.
+    /// cap or the deadline. Cheap after the first call.
     pub fn done(&self) {
-        if !self.done.swap(true, Ordering::Relaxed) {
+        if !self.done.swap(true, Ordering::AcqRel) {
             self.waiting
                 .lock()
                 .expect("heads in progress")
@@ -358,95 +388,6 @@ impl HeadTicket {
 impl Drop for HeadTicket {
     fn drop(&mut self) {
         self.done();
-    }
-}
-
-/// An I/O stream whose writes fail once the peer has taken no bytes for
-/// `limit`: a client that stops reading cannot hold a connection (and the
-/// memory queued for it) for ever.
-pub struct WriteDeadline<T> {
-    inner: T,
-    limit: Duration,
-    /// Running while a write is waiting for the peer.
-    stalled: Option<Pin<Box<Sleep>>>,
-}
-
-impl<T> WriteDeadline<T> {
-    pub fn new(inner: T, limit: Duration) -> Self {
-        Self {
-            inner,
-            limit,
-            stalled: None,
-        }
-    }
-
-    fn after_write<R>(
-        &mut self,
-        cx: &mut Context<'_>,
-        result: Poll<std::io::Result<R>>,
-    ) -> Poll<std::io::Result<R>> {
-        match result {
-            Poll::Pending => {
-                let limit = self.limit;
-                let timer = self
-                    .stalled
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
-                match timer.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        "the client took no bytes within the write deadline",
-                    ))),
-                    Poll::Pending => Poll::Pending,
-                }
-            }
-            ready => {
-                self.stalled = None;
-                ready
-            }
-        }
-    }
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for WriteDeadline<T> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for WriteDeadline<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
-        self.after_write(cx, result)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        self.after_write(cx, result)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        let result = Pin::new(&mut self.inner).poll_flush(cx);
-        self.after_write(cx, result)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
@@ -463,7 +404,10 @@ pub struct Deadlines {
 /// `stop` fires; then each connection finishes its request in flight and
 /// closes. The connection tasks run on `tracker`. A connection still
 /// counted in [`HeadsInProgress`] is counted until its first head is in,
-/// and closed if the cap closes it first.
+/// and closed if its ticket closes it first (the cap, or the deadline that
+/// started at its accept). Every response is written through
+/// [`WriteDeadline`], which learns of each stream's [`StreamEnd`] as its
+/// response starts.
 pub async fn serve(
     mut incoming: tokio::sync::mpsc::Receiver<(Conn, SocketAddr)>,
     router: Router,
@@ -484,26 +428,34 @@ pub async fn serve(
             },
         };
         let head = io.head.take().map(Arc::new);
-        let service = router.clone().map_request({
-            let head = head.clone();
-            move |mut req: axum::http::Request<Incoming>| {
-                if let Some(head) = &head {
-                    head.done();
+        let current = CurrentResponse::default();
+        let service = router
+            .clone()
+            .map_request({
+                let head = head.clone();
+                move |mut req: axum::http::Request<Incoming>| {
+                    if let Some(head) = &head {
+                        head.done();
+                    }
+                    req.extensions_mut().insert(ConnectInfo(peer));
+                    req
                 }
-                req.extensions_mut().insert(ConnectInfo(peer));
-                req
-            }
-        });
-        let conn = http.serve_connection(
-            TokioIo::new(WriteDeadline::new(io, deadlines.write)),
-            TowerToHyperService::new(service),
-        );
+            })
+            .map_response({
+                let current = current.clone();
+                move |mut res: axum::response::Response| {
+                    current.starts(res.extensions_mut().remove::<StreamEnd>());
+                    res
+                }
+            });
+        let io = WriteDeadline::new(io, deadlines.write, Ending::Current(current));
+        let conn = http.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
         let stop = stop.clone();
         tracker.spawn(async move {
             tokio::pin!(conn);
-            let evicted = async {
+            let closed = async {
                 match &head {
-                    Some(head) => head.evicted().await,
+                    Some(head) => head.closed().await,
                     None => std::future::pending().await,
                 }
             };
@@ -513,8 +465,8 @@ pub async fn serve(
                         tracing::debug!(%peer, error = %e, "connection ended");
                     }
                 }
-                () = evicted => {
-                    tracing::debug!(%peer, "closed: the oldest of too many connections still sending a head");
+                why = closed => {
+                    tracing::debug!(%peer, ?why, "closed before its first head was in");
                 }
                 () = stop.cancelled() => {
                     // Finish the request in flight, then close.
@@ -621,15 +573,14 @@ mod tests {
 
     #[tokio::test]
     async fn the_oldest_head_in_progress_is_closed_at_the_cap() {
-        let heads = HeadsInProgress::new(2);
+        let heads = HeadsInProgress::new(2, Duration::from_secs(3600));
         let first = heads.enter();
         let second = heads.enter();
         assert_eq!(heads.len(), 2);
         let third = heads.enter();
         // The first is closed; the others are not.
-        tokio::time::timeout(Duration::from_secs(1), first.evicted())
-            .await
-            .expect("the oldest is closed");
+        let closed = tokio::time::timeout(Duration::from_secs(1), first.closed()).await;
+        assert_eq!(closed, Ok(HeadClosed::Evicted));
         assert!(!second.evicted.is_cancelled() && !third.evicted.is_cancelled());
         assert_eq!(heads.len(), 2);
 
@@ -644,10 +595,27 @@ mod tests {
         assert!(heads.is_empty() && !heads.close_oldest());
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_head_not_in_by_the_deadline_is_closed_and_one_in_time_never_is() {
+        let heads = HeadsInProgress::new(10, Duration::from_secs(5));
+        let late = heads.enter();
+        let started = tokio::time::Instant::now();
+        assert_eq!(late.closed().await, HeadClosed::TimedOut);
+        assert_eq!(started.elapsed(), Duration::from_secs(5));
+
+        // Done 1 s before its deadline: still open long after it.
+        let prompt = heads.enter();
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        prompt.done();
+        let closed = tokio::time::timeout(Duration::from_secs(3600), prompt.closed()).await;
+        assert!(closed.is_err(), "a finished head was closed: {closed:?}");
+    }
+
     #[test]
     fn the_cap_on_heads_in_progress_is_half_the_budget() {
-        assert_eq!(HeadsInProgress::for_budget(396).cap(), 198);
-        assert_eq!(HeadsInProgress::for_budget(1).cap(), 1);
-        assert_eq!(HeadsInProgress::for_budget(0).cap(), 1);
+        let cap = |budget| HeadsInProgress::for_budget(budget, Duration::from_secs(1)).cap();
+        assert_eq!(cap(396), 198);
+        assert_eq!(cap(1), 1);
+        assert_eq!(cap(0), 1);
     }
 }

@@ -13,7 +13,9 @@
 //! of unknown length (the stream's) is then written to the socket by one
 //! small task, in chunked encoding, and any other is written whole. The
 //! handler knows nothing of which way its body is written, and any layer
-//! the router has applies to both. Everything else goes to hyper
+//! the router has applies to both; so do the deadlines, which both paths
+//! share: the first head's, kept in the connection's `HeadTicket` from the
+//! accept, and the write deadline ([`crate::deadline`]). Everything else goes to hyper
 //! with the bytes already read put back in front, including a stream
 //! request with anything unusual about it: a body (`Transfer-Encoding`, a
 //! `Content-Length` other than `0`), HTTP/1.0, `Expect`, `Upgrade`, a
@@ -31,15 +33,16 @@
 
 use std::io::{IoSlice, Write as _};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, Version, header};
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use futures_util::StreamExt as _;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -50,6 +53,7 @@ use tower::ServiceExt as _;
 pub use crate::api::events::EVENTS_PATH;
 use crate::api::events::StreamEnd;
 use crate::conn::{Conn, ConnectionSlot, ConnectionSlots, Deadlines, HeadTicket, HeadsInProgress};
+use crate::deadline::{Ending, WriteDeadline};
 
 /// Longest request head taken here; longer ones go to hyper, which has its
 /// own limit and error.
@@ -219,7 +223,7 @@ impl FrontDoor {
         stop: CancellationToken,
     ) -> Handoff {
         let (tx, rx) = mpsc::channel(HANDOFF_QUEUE);
-        let heads = HeadsInProgress::for_budget(self.slots.budget());
+        let heads = HeadsInProgress::for_budget(self.slots.budget(), self.deadlines.head);
         let accepting = tracker.clone();
         accepting.spawn(accept_loop(self, heads, listener, tracker, tx, stop));
         rx
@@ -269,16 +273,15 @@ async fn first_request(
     stop: CancellationToken,
 ) {
     let mut buf = BytesMut::with_capacity(1024);
-    let read = tokio::time::timeout(door.deadlines.head, read_head(&mut tcp, &mut buf));
     let head = tokio::select! {
         () = stop.cancelled() => return,
-        () = ticket.evicted() => {
-            tracing::debug!(%peer, "closed: the oldest of too many connections still sending a head");
+        why = ticket.closed() => {
+            tracing::debug!(%peer, ?why, "closed before its first head was in");
             return;
         }
-        read = read => match read {
-            Ok(Ok(head)) => head,
-            Ok(Err(_)) | Err(_) => return,
+        read = read_head(&mut tcp, &mut buf) => match read {
+            Ok(head) => head,
+            Err(_) => return,
         },
     };
     match head {
@@ -350,7 +353,10 @@ async fn serve_stream(
             head.extend_from_slice(b"transfer-encoding: chunked\r\nconnection: close\r\n\r\n");
             // A new connection's empty send buffer takes a head this size
             // at once, so this does not wait on the client.
-            if tcp.write_all(&head).await.is_ok() {
+            let written = WriteDeadline::new(&mut tcp, door.deadlines.write, Ending::Known(None))
+                .write_all(&head)
+                .await;
+            if written.is_ok() {
                 // How an operator sees that a proxy opens streams on new
                 // connections (docs/operations.md); hyper's have no such line.
                 tracing::info!(client = %peer, direct = true, "stream written by the front door");
@@ -369,28 +375,29 @@ async fn serve_stream(
                 body.len()
             );
             head.extend_from_slice(&body);
-            let _ = tokio::time::timeout(door.deadlines.write, async {
-                tcp.write_all(&head).await?;
-                tcp.shutdown().await
-            })
-            .await;
+            let mut out = WriteDeadline::new(&mut tcp, door.deadlines.write, Ending::Known(None));
+            if out.write_all(&head).await.is_ok() {
+                let _ = out.shutdown().await;
+            }
         }
     }
 }
 
-/// Writes the body's chunks until it ends or the client goes away. `end`,
-/// when the response carried one, ends a write that waits on a client that
-/// stopped reading (see [`wait_and_write`]).
+/// Writes the body's chunks until it ends or the client goes away, through
+/// the same [`WriteDeadline`] as hyper's connections, which also honours
+/// the stream's [`StreamEnd`].
 async fn stream(
-    tcp: TcpStream,
+    mut tcp: TcpStream,
     body: Body,
-    mut end: Option<StreamEnd>,
+    end: Option<StreamEnd>,
     _slot: ConnectionSlot,
     write_timeout: Duration,
 ) {
+    let (reader, writer) = tcp.split();
+    let mut out = WriteDeadline::new(writer, write_timeout, Ending::Known(end));
     let mut body = body.into_data_stream();
     // Registered once for the stream's life, not again per chunk.
-    let closed = client_closed(&tcp);
+    let closed = client_closed(reader.as_ref());
     tokio::pin!(closed);
     loop {
         let chunk = tokio::select! {
@@ -399,7 +406,10 @@ async fn stream(
             () = &mut closed => return,
         };
         let written = match chunk {
-            Some(Ok(chunk)) => write_chunk(&tcp, &chunk, end.as_mut(), write_timeout).await,
+            Some(Ok(data)) => match DataChunk::new(&data) {
+                Some(chunk) => write_all(&mut out, &mut chunk.slices()).await,
+                None => Ok(()),
+            },
             // No last chunk: the client must not take a failed body for a
             // whole one.
             Some(Err(e)) => {
@@ -408,35 +418,15 @@ async fn stream(
             }
             // The stream ended on the server's side: end the body properly.
             None => {
-                let last = &mut [IoSlice::new(LAST_CHUNK)];
-                let _ = write_all(&tcp, last, end.as_mut(), write_timeout).await;
+                let _ = write_all(&mut out, &mut [IoSlice::new(LAST_CHUNK)]).await;
                 return;
             }
         };
-        match written {
-            Ok(()) => {}
-            Err(Stop::Broken) => return,
-            Err(Stop::Dropped(reason)) => {
-                tracing::info!(
-                    reason,
-                    "stream closed without waiting for its client to read"
-                );
-                if let Some(end) = &end {
-                    end.dropped(reason);
-                }
-                return;
-            }
+        if written.is_err() {
+            // Gone, or given up on (`WriteDeadline` logged and counted it).
+            return;
         }
     }
-}
-
-/// Why writing stopped.
-enum Stop {
-    /// The connection failed.
-    Broken,
-    /// The client took no bytes while the stream had to end (or for too
-    /// long): closed without waiting for it.
-    Dropped(&'static str),
 }
 
 /// Resolves when the client closes its side. A stream's client sends
@@ -456,17 +446,20 @@ async fn client_closed(tcp: &TcpStream) {
     }
 }
 
-/// Writes one data chunk (nothing for empty data: see [`DataChunk`]).
-async fn write_chunk(
-    tcp: &TcpStream,
-    data: &Bytes,
-    end: Option<&mut StreamEnd>,
-    write_timeout: Duration,
-) -> Result<(), Stop> {
-    let Some(chunk) = DataChunk::new(data) else {
-        return Ok(());
-    };
-    write_all(tcp, &mut chunk.slices(), end, write_timeout).await
+/// Writes every slice, in as few vectored writes as the socket allows.
+async fn write_all<W: AsyncWrite + Unpin>(
+    out: &mut W,
+    mut slices: &mut [IoSlice<'_>],
+) -> std::io::Result<()> {
+    while !slices.is_empty() {
+        let n =
+            std::future::poll_fn(|cx| Pin::new(&mut *out).poll_write_vectored(cx, slices)).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        IoSlice::advance_slices(&mut slices, n);
+    }
+    Ok(())
 }
 
 /// One data chunk of `Transfer-Encoding: chunked`: size line, data, CRLF,
@@ -504,80 +497,6 @@ impl<'a> DataChunk<'a> {
             IoSlice::new(b"\r\n"),
         ]
     }
-}
-
-/// Writes every slice. Only when the socket is full does it wait, and then
-/// not past `write_timeout` without progress, nor past the moment the
-/// stream must end (token expiry, revocation, shutdown): those never wait
-/// for a client that stopped reading.
-async fn write_all(
-    tcp: &TcpStream,
-    mut slices: &mut [IoSlice<'_>],
-    end: Option<&mut StreamEnd>,
-    write_timeout: Duration,
-) -> Result<(), Stop> {
-    // The usual case: the socket takes it all at once.
-    if write_now(tcp, &mut slices)? {
-        return Ok(());
-    }
-    // Boxed: every stream's task is as large as its largest state, and
-    // the waiting below is rare, so it gets its memory only when it waits.
-    Box::pin(wait_and_write(tcp, slices, end, write_timeout)).await
-}
-
-async fn wait_and_write(
-    tcp: &TcpStream,
-    mut slices: &mut [IoSlice<'_>],
-    end: Option<&mut StreamEnd>,
-    write_timeout: Duration,
-) -> Result<(), Stop> {
-    let must_end = async move {
-        match end {
-            Some(end) => end.wait().await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::pin!(must_end);
-    let mut deadline = Box::pin(tokio::time::sleep(write_timeout));
-    loop {
-        tokio::select! {
-            writable = tcp.writable() => writable.map_err(|_| Stop::Broken)?,
-            () = deadline.as_mut() => return Err(Stop::Dropped("write_timeout")),
-            reason = &mut must_end => return Err(Stop::Dropped(reason)),
-        }
-        let left = remaining(slices);
-        if write_now(tcp, &mut slices)? {
-            return Ok(());
-        }
-        if remaining(slices) < left {
-            // Progress: the client is reading, however slowly.
-            deadline
-                .as_mut()
-                .reset(tokio::time::Instant::now() + write_timeout);
-        }
-    }
-}
-
-/// Writes what the socket takes now: `true` once every slice is written,
-/// `false` when the socket is full first.
-fn write_now(tcp: &TcpStream, slices: &mut &mut [IoSlice<'_>]) -> Result<bool, Stop> {
-    loop {
-        match tcp.try_write_vectored(slices) {
-            Ok(0) => return Err(Stop::Broken),
-            Ok(n) => {
-                IoSlice::advance_slices(slices, n);
-                if slices.is_empty() {
-                    return Ok(true);
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(false),
-            Err(_) => return Err(Stop::Broken),
-        }
-    }
-}
-
-fn remaining(slices: &[IoSlice<'_>]) -> usize {
-    slices.iter().map(|s| s.len()).sum()
 }
 
 #[cfg(test)]

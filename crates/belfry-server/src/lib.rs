@@ -20,6 +20,7 @@ pub mod broker;
 pub mod client_addr;
 pub mod config;
 pub mod conn;
+pub mod deadline;
 pub mod demo;
 pub mod error;
 pub mod front;

@@ -49,12 +49,13 @@ pub fn routes() -> Router<AppState> {
     Router::new().route(EVENTS_PATH, get(events))
 }
 
-/// Put on a stream's response for whoever writes it (`crate::front`):
-/// resolves when the stream must end whatever its client does (the token
-/// expired, its sign-in was revoked, the server is shutting down), so a
-/// writer waiting on a client that stopped reading does not wait for it.
-/// The body ends by itself in those cases too, but only once it is polled,
-/// and a writer whose socket is full does not poll it.
+/// Put on a stream's response for whoever writes it (the front door or
+/// hyper, both through `crate::deadline::WriteDeadline`): resolves when the
+/// stream must end whatever its client does (the token expired, its
+/// sign-in was revoked, the server is shutting down), so a writer waiting
+/// on a client that stopped reading does not wait for it. The body ends by
+/// itself in those cases too, but only once it is polled, and a writer
+/// whose socket is full does not poll it.
 #[derive(Clone)]
 pub struct StreamEnd {
     expires: tokio::time::Instant,
@@ -84,6 +85,27 @@ impl StreamEnd {
                     }
                 }
             }
+        }
+    }
+
+    /// One for `sub`'s stream, for tests of whoever writes streams.
+    #[cfg(test)]
+    pub(crate) fn for_test(
+        sub: &str,
+        expires: tokio::time::Instant,
+        shutdown: CancellationToken,
+        revoked: watch::Receiver<Arc<[Revocation]>>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            expires,
+            shutdown,
+            revoked,
+            who: Arc::new(Who {
+                sub: sub.to_owned(),
+                session_id: None,
+            }),
+            metrics,
         }
     }
 
