@@ -1,7 +1,8 @@
 //! Wires the platform to the stores: one stream per sign-in, every event
 //! applied to the stores, history refetched on `ready` (to pick up read and
 //! ack changes made while disconnected) and on `reset`; plus the actions the
-//! screens call.
+//! screens call. Its shape, `AppModel`, is declared in `stores/app-context.ts`,
+//! the one module through which features reach the app.
 
 import type { Platform, Session } from '../platform';
 import { createStore } from '../stores/create-store';
@@ -9,13 +10,13 @@ import { createInboxStore } from '../stores/inbox-store';
 import { createNotificationStore } from '../stores/notification-store';
 import { createToastStore } from '../stores/toast-store';
 import type { Preferences } from '../lib/types';
-import { navigate } from './router';
+import { navigate, type AppModel } from '../stores/app-context';
 
 export const HISTORY_PAGE = 50;
 /** How often unacknowledged critical notifications are checked for a re-alert. */
 const REALERT_CHECK_MS = 30_000;
 
-export function createAppModel(platform: Platform) {
+export function createAppModel(platform: Platform): AppModel {
   const toasts = createToastStore();
   // The desktop app raises native pop-ups from its Rust core; the page must
   // not raise a second one for the same notification.
@@ -157,5 +158,3 @@ export function createAppModel(platform: Platform) {
     },
   };
 }
-
-export type AppModel = ReturnType<typeof createAppModel>;

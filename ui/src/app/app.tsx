@@ -9,10 +9,8 @@ import { InboxPage } from '../features/inbox/inbox-page';
 import { LoginScreen } from '../features/login/login-screen';
 import { SettingsPage } from '../features/settings/settings-page';
 import { Toaster } from '../features/toasts/toaster';
+import { AppContext, navigate, useApp, useRoute, type AppModel } from '../stores/app-context';
 import { useStore } from '../stores/create-store';
-import type { AppModel } from './app-model';
-import { AppContext, useApp } from './context';
-import { navigate, useRoute } from './router';
 
 export function App({ model }: { model: AppModel }) {
   return (

@@ -2,11 +2,10 @@
 //! dialog: Tab cycles inside, Escape closes and returns focus to the bell).
 
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { useApp } from '../../app/context';
-import { navigate } from '../../app/router';
 import { BellIcon, CheckIcon } from '../../components/icons';
 import { badgeText } from '../../lib/badge';
 import type { InboxItem } from '../../lib/types';
+import { navigate, useApp } from '../../stores/app-context';
 import { useStore } from '../../stores/create-store';
 import { NotificationRow } from './notification-row';
 

@@ -2,8 +2,8 @@
 //! the reason on hover.
 
 import { useEffect, useState } from 'react';
-import { useApp } from '../../app/context';
 import type { ConnectionStatus } from '../../platform';
+import { useApp } from '../../stores/app-context';
 import { useStore } from '../../stores/create-store';
 
 export function connectionLabel(s: ConnectionStatus, now: number): { label: string; detail: string } {

@@ -1,8 +1,6 @@
 import { cleanup, render, screen } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NotificationRow } from './notification-row';
-import { ApiError } from '../../platform/errors';
-import { loginErrorText } from '../login/login-screen';
 import { connectionLabel } from './connection-indicator';
 
 afterEach(cleanup);
@@ -45,14 +43,5 @@ describe('connection label', () => {
     expect(connectionLabel({ state: 'reconnecting', retryAt: now - 1, attempt: 3, reason: 'x' }, now).label).toBe('Reconnecting… (attempt 3)');
     expect(connectionLabel({ state: 'offline', reason: 'This device is offline.' }, now).label).toBe('Offline');
     expect(connectionLabel({ state: 'signed-out', reason: 'r' }, now).label).toBe('Sign-in needed');
-  });
-});
-
-describe('login errors', () => {
-  it('tell a wrong password, a throttle with its seconds, a disabled account and an unreachable server apart', () => {
-    expect(loginErrorText(new ApiError('invalid_credentials', 'x', 401), 0)).toBe('Wrong email or password.');
-    expect(loginErrorText(new ApiError('throttled', 'x', 429, '', undefined, 30), 27)).toBe('Too many attempts. Try again in 27 s.');
-    expect(loginErrorText(new ApiError('disabled', 'x', 403), 0)).toMatch(/disabled/);
-    expect(loginErrorText(new ApiError('unreachable', 'x'), 0)).toMatch(/reach the Belfry server/);
   });
 });

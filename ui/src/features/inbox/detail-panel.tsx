@@ -2,8 +2,6 @@
 //! opened with noopener noreferrer), Acknowledge / Release and read state.
 
 import { useState } from 'react';
-import { useApp } from '../../app/context';
-import { navigate } from '../../app/router';
 import { ackName } from '../../components/ack-line';
 import { ExternalIcon, SEVERITY_LABEL, SeverityIcon, ShieldIcon } from '../../components/icons';
 import { RelativeTime } from '../../components/relative-time';
@@ -11,6 +9,7 @@ import { absoluteTime } from '../../lib/relative-time';
 import { displayValue, safeHref } from '../../lib/safe-link';
 import type { InboxItem } from '../../lib/types';
 import { ApiError } from '../../platform';
+import { navigate, useApp } from '../../stores/app-context';
 import { useStore } from '../../stores/create-store';
 
 export function DetailPanel({ item }: { item: InboxItem }) {

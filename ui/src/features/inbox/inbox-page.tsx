@@ -2,12 +2,11 @@
 //! infinitely scrolling list and the detail of the selected notification.
 
 import { useEffect, useRef, useState } from 'react';
-import { useApp } from '../../app/context';
-import { navigate } from '../../app/router';
 import { AckLine } from '../../components/ack-line';
 import { InboxIcon, SEVERITY_LABEL, SeverityIcon } from '../../components/icons';
 import { RelativeTime } from '../../components/relative-time';
 import { KNOWN_KINDS, SEVERITIES, type InboxItem, type Severity } from '../../lib/types';
+import { navigate, useApp } from '../../stores/app-context';
 import { useStore } from '../../stores/create-store';
 import { DetailPanel } from './detail-panel';
 

@@ -2,10 +2,10 @@
 //! unreachable, throttled (with a live countdown), account disabled.
 
 import { useEffect, useState } from 'react';
-import { useApp } from '../../app/context';
 import { BellIcon } from '../../components/icons';
+import { ServerChoice } from '../../components/server-choice';
 import { ApiError } from '../../platform';
-import { ServerChoice } from './server-choice';
+import { useApp } from '../../stores/app-context';
 
 export function loginErrorText(e: unknown, secondsLeft: number): string {
   if (e instanceof ApiError) {

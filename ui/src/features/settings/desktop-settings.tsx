@@ -3,8 +3,8 @@
 //! sign-in is kept.
 
 import { useEffect, useState } from 'react';
+import { ServerChoice } from '../../components/server-choice';
 import type { DesktopControls } from '../../platform';
-import { ServerChoice } from '../login/server-choice';
 
 export function DesktopSettings({ desktop, serverLabel }: { desktop: DesktopControls; serverLabel: string }) {
   const [autostart, setAutostart] = useState<boolean | null>(null);

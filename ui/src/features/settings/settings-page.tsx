@@ -4,10 +4,10 @@
 //! appear only when the platform has them.
 
 import { useEffect, useState } from 'react';
-import { useApp } from '../../app/context';
 import { SEVERITY_LABEL } from '../../components/icons';
 import { KNOWN_KINDS, SEVERITIES, type Preferences, type Severity } from '../../lib/types';
 import { ApiError } from '../../platform';
+import { useApp } from '../../stores/app-context';
 import { useStore } from '../../stores/create-store';
 import { DesktopSettings } from './desktop-settings';
 import { OsNotificationsSection } from './os-notifications-section';

@@ -3,9 +3,8 @@
 //! the rest politely, for five seconds (paused on hover and while hidden).
 
 import { useEffect } from 'react';
-import { useApp } from '../../app/context';
-import { navigate } from '../../app/router';
 import { CloseIcon, InboxIcon, SEVERITY_LABEL, SeverityIcon } from '../../components/icons';
+import { navigate, useApp } from '../../stores/app-context';
 import { useStore } from '../../stores/create-store';
 import { MAX_VISIBLE, type Toast } from '../../stores/toast-store';
 

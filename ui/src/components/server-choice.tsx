@@ -1,11 +1,11 @@
 //! Desktop only: which server the app talks to. "Connect to a server" takes
 //! an address (then the admin signs in); "Run a Belfry server on this
 //! computer" starts the bundled one, optionally with demo events, and signs
-//! in by itself.
+//! in by itself. Shared by the login screen and the desktop settings.
 
 import { useState } from 'react';
-import type { DesktopControls } from '../../platform';
-import { ApiError } from '../../platform';
+import type { DesktopControls } from '../platform';
+import { ApiError } from '../platform';
 
 export function ServerChoice({ desktop, serverLabel }: { desktop: DesktopControls; serverLabel: string }) {
   const [url, setUrl] = useState(desktop.mode === 'remote' ? serverLabel : '');
