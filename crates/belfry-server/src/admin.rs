@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::app::{StartError, lock_data_dir, open_store};
-use crate::auth::{Minter, SCOPE_PUBLISH};
+use crate::auth::{Minter, SCOPE_PUBLISH, normalise_email};
 use crate::config::{Config, JwtAlgorithm};
 use crate::password::PasswordError;
 use crate::store::{Restore, Store, StoreError, User};
@@ -96,10 +96,6 @@ pub struct Accounts {
     store: Arc<dyn Store>,
 }
 
-fn normalise(email: &str) -> String {
-    email.trim().to_lowercase()
-}
-
 impl Accounts {
     /// Opens the configured store (creating the data directory).
     pub async fn open(config: &Config) -> Result<Self, AdminError> {
@@ -119,7 +115,7 @@ impl Accounts {
         password: &str,
         admin: bool,
     ) -> Result<String, AdminError> {
-        let email = normalise(email);
+        let email = normalise_email(email);
         if !email.contains('@') {
             return Err(AdminError::NotAnEmail(email));
         }
@@ -138,7 +134,7 @@ impl Accounts {
 
     /// Disables (revoking every sign-in) or enables an account.
     pub async fn set_disabled(&self, email: &str, disabled: bool) -> Result<String, AdminError> {
-        let email = normalise(email);
+        let email = normalise_email(email);
         match self.store.set_disabled(&email, disabled).await? {
             true => Ok(email),
             false => Err(AdminError::NoSuchAccount(email)),
@@ -147,7 +143,7 @@ impl Accounts {
 
     /// Sets a new password, revoking every sign-in of the account.
     pub async fn set_password(&self, email: &str, password: &str) -> Result<String, AdminError> {
-        let email = normalise(email);
+        let email = normalise_email(email);
         crate::password::check(password)?;
         let hash = crate::password::hash(password)?;
         match self.store.set_password(&email, &hash).await? {

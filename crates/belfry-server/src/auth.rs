@@ -23,8 +23,16 @@ use crate::state::AppState;
 /// Scope a service token needs to publish.
 pub const SCOPE_PUBLISH: &str = "publish";
 
+/// An email address as Belfry compares and stores it: trimmed and in lower
+/// case. Accounts, sign-in, `admin_emails` and tokens' `email` claims all
+/// go through here, so one address never counts as two.
+pub fn normalise_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
 /// The claims Belfry reads. `iss`/`aud` are checked by the verifier itself.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+
 pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
@@ -239,7 +247,7 @@ impl Verifier {
         Ok(Self {
             key,
             validation,
-            admin_emails: admin_emails.iter().map(|e| e.to_lowercase()).collect(),
+            admin_emails: admin_emails.iter().map(|e| normalise_email(e)).collect(),
         })
     }
 
@@ -272,7 +280,7 @@ impl Verifier {
         let c = data.claims;
         let email = c
             .email
-            .map(|e| e.trim().to_lowercase())
+            .map(|e| normalise_email(&e))
             .filter(|e| !e.is_empty());
         let sub = c
             .sub

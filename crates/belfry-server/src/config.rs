@@ -487,7 +487,7 @@ impl Settings {
                 audience: given(self.jwt_audience),
                 leeway: self.jwt_leeway,
             },
-            admin_emails: trimmed(self.admin_emails, str::to_lowercase),
+            admin_emails: trimmed(self.admin_emails, crate::auth::normalise_email),
             keepalive: self.keepalive,
             retry: self.retry,
             broadcast_capacity: self.broadcast_capacity,

@@ -50,7 +50,7 @@ pub enum ApiError {
     /// with the same `Idempotency-Key` is safe), else 500: stored data that
     /// cannot be read is not fixed by retrying.
     #[error("the store failed")]
-    Unavailable(#[source] StoreError),
+    Store(#[source] StoreError),
     #[error("the server is shutting down")]
     ShuttingDown,
     #[error("internal error")]
@@ -72,8 +72,8 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(e) if !e.is_unavailable() => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Unavailable(_) | ApiError::ShuttingDown | ApiError::Busy { .. } => {
+            ApiError::Store(e) if !e.is_unavailable() => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Store(_) | ApiError::ShuttingDown | ApiError::Busy { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -93,8 +93,8 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict { code, .. } => code,
             ApiError::TooMany { .. } => "too_many_requests",
-            ApiError::Unavailable(e) if !e.is_unavailable() => "internal_error",
-            ApiError::Unavailable(_) => "store_unavailable",
+            ApiError::Store(e) if !e.is_unavailable() => "internal_error",
+            ApiError::Store(_) => "store_unavailable",
             ApiError::Busy { .. } => "busy",
             ApiError::ShuttingDown => "shutting_down",
             ApiError::Internal(_) => "internal_error",
@@ -104,11 +104,11 @@ impl ApiError {
     fn message(&self) -> String {
         match self {
             ApiError::Validation { message, .. } => message.clone(),
-            ApiError::Unavailable(e) if e.is_unavailable() => {
+            ApiError::Store(e) if e.is_unavailable() => {
                 "the notification store is unavailable; retry with the same Idempotency-Key"
                     .to_owned()
             }
-            ApiError::Unavailable(_) | ApiError::Internal(_) => {
+            ApiError::Store(_) | ApiError::Internal(_) => {
                 "internal server error; the server log has the details".to_owned()
             }
             other => other.to_string(),
@@ -118,7 +118,7 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::Unavailable(e)
+        ApiError::Store(e)
     }
 }
 
@@ -142,10 +142,10 @@ impl IntoResponse for ApiError {
         let status = self.status();
         match &self {
             ApiError::Internal(e) => tracing::error!(error = ?e, "request failed"),
-            ApiError::Unavailable(e) if e.is_unavailable() => {
+            ApiError::Store(e) if e.is_unavailable() => {
                 tracing::error!(error = %Chain(e), "store unavailable");
             }
-            ApiError::Unavailable(e) => tracing::error!(error = %Chain(e), "store failed"),
+            ApiError::Store(e) => tracing::error!(error = %Chain(e), "store failed"),
             _ => {}
         }
         let field = match &self {

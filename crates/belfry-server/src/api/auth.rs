@@ -148,7 +148,7 @@ async fn login(
         return Err(sign_in_off());
     }
     let req: LoginRequest = json_body(body)?;
-    let email = req.email.trim().to_lowercase();
+    let email = crate::auth::normalise_email(&req.email);
     if email.is_empty() {
         return Err(ApiError::Validation {
             field: "email".to_owned(),

@@ -50,7 +50,7 @@ async fn publish(
         })
         .await
         .map_err(|e| match e {
-            PublishError::Store(e) => ApiError::Unavailable(e),
+            PublishError::Store(e) => ApiError::Store(e),
             PublishError::Stopped => ApiError::ShuttingDown,
         })?;
     state
