@@ -2,7 +2,7 @@
 
 use std::process::Stdio;
 
-use belfry_e2e::{TestServer, WAIT};
+use belfry_e2e::{TestServer, WAIT, belfry_cli};
 use belfry_proto::Notification;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, BufReader, Lines};
@@ -11,7 +11,7 @@ use tokio::process::{Child, ChildStderr, ChildStdout, Command};
 /// `belfry` with a clean environment: no inherited `BELFRY_*`, and a D-Bus
 /// address that leads nowhere, so no test touches a real keyring.
 fn belfry() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_belfry-cli-under-test"));
+    let mut cmd = Command::new(belfry_cli());
     cmd.env_remove("BELFRY_SERVER")
         .env_remove("BELFRY_TOKEN")
         .env(

@@ -8,6 +8,7 @@
 
 use std::process::Stdio;
 
+use belfry_e2e::belfry_cli;
 use tokio::process::Command;
 
 use crate::fake::{self, FakeServer, Reply};
@@ -76,7 +77,7 @@ async fn login_persists_in_the_secret_service_for_later_commands_and_logout_clea
         .env_remove("DBUS_SESSION_BUS_ADDRESS")
         .env_remove("BELFRY_TOKEN")
         .env_remove("BELFRY_SERVER")
-        .env("BELFRY", env!("CARGO_BIN_EXE_belfry-cli-under-test"))
+        .env("BELFRY", belfry_cli())
         .env("SERVER", &fake.base)
         .stdin(Stdio::null())
         .output()

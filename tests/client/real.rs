@@ -2,7 +2,7 @@
 //! scripted-server tests in `api.rs` check the edge cases of the same calls).
 
 use belfry_client::{Client, ClientEvent, Error, HistoryQuery};
-use belfry_e2e::TestServer;
+use belfry_e2e::{TestServer, belfry_cli};
 use belfry_proto::MarkRead;
 use serde_json::{Value, json};
 
@@ -95,7 +95,7 @@ async fn the_cli_lists_history_and_marks_read_on_the_real_server() {
     }
     // Async processes: the server runs on this test's runtime.
     let run = async |args: &[&str]| {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_belfry-cli-under-test"));
+        let mut cmd = tokio::process::Command::new(belfry_cli());
         cmd.args(args)
             .args(["--server", &app.base])
             .env("BELFRY_TOKEN", &token)

@@ -4,25 +4,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use belfry_e2e::{FreshDatabase, SECRET, SseStream, WAIT};
+use belfry_e2e::{FreshDatabase, SECRET, SseStream, WAIT, server_binary};
 use belfry_process::{ServerCommand, ServerProcess};
 use serde_json::json;
-
-/// The `belfry-server` binary cargo built next to this test.
-pub fn server_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
-    let bin = dir.join("belfry-server");
-    assert!(
-        bin.is_file(),
-        "{} is missing: run `cargo build -p belfry-server` first",
-        bin.display()
-    );
-    bin
-}
 
 /// A free loopback port (the OS picked it; racing for it is unlikely).
 pub fn free_port() -> u16 {

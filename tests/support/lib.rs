@@ -1,8 +1,10 @@
 //! Test support: real Belfry servers on ephemeral ports with temporary data
-//! directories, typed request helpers, and an SSE reader that also sees the
-//! comment lines (keepalives) most SSE parsers drop.
+//! directories, typed request helpers, an SSE reader that also sees the
+//! comment lines (keepalives) most SSE parsers drop, and the workspace's
+//! binaries the tests run as processes (`belfry-server`, `belfry`).
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -357,6 +359,41 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         self.shutdown.cancel();
     }
+}
+
+/// A binary of another workspace package, which cargo built next to this
+/// test executable (`target/<profile>/<name>`). Cargo builds only a package's
+/// own binaries for its tests (`CARGO_BIN_EXE_*`), so these come from
+/// `cargo build -p <package>`, which `scripts/test.sh` runs first. The tests
+/// run whatever build is there: rebuild it after changing its sources.
+///
+/// # Panics
+///
+/// When the binary is missing, naming the `cargo build` that makes it.
+pub fn workspace_binary(name: &str, package: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    // The test executable is target/<profile>/deps/<test>-<hash>.
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let bin = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo build -p {package}` first",
+        bin.display()
+    );
+    bin
+}
+
+/// The `belfry` CLI (package `belfry-cli`); see [`workspace_binary`].
+pub fn belfry_cli() -> PathBuf {
+    workspace_binary("belfry", "belfry-cli")
+}
+
+/// The `belfry-server` binary; see [`workspace_binary`].
+pub fn server_binary() -> PathBuf {
+    workspace_binary("belfry-server", "belfry-server")
 }
 
 /// Seconds since the Unix epoch.

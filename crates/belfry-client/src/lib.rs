@@ -1,14 +1,12 @@
-//! Belfry's client core, shared by the desktop app and the `belfry` CLI:
-//! the admin event stream that survives sleep, network changes, server
-//! restarts and token expiry ([`Client::events`]), the rest of the HTTP API
-//! ([`Client`]), the pop-up policy ([`policy`]) and credential storage
-//! ([`credentials`]).
+//! Belfry's client core, shared by the desktop app and the `belfry` CLI
+//! (`crates/belfry-cli`): the admin event stream that survives sleep,
+//! network changes, server restarts and token expiry ([`Client::events`]),
+//! the rest of the HTTP API ([`Client`]), the pop-up policy ([`policy`]),
+//! credential storage ([`credentials`]) and publisher text made safe for a
+//! terminal ([`sanitize`]).
 
 pub mod api;
 pub mod backoff;
-/// The `belfry` command line (feature `cli`, on by default).
-#[cfg(feature = "cli")]
-pub mod cli;
 pub mod credentials;
 mod error;
 pub mod jwt;

@@ -24,7 +24,9 @@ pub fn for_terminal(text: &str, one_line: bool) -> String {
     out
 }
 
-pub(crate) fn is_bidi_control(c: char) -> bool {
+/// Whether `c` is a bidirectional embedding, override, isolate or mark,
+/// which reorders the text around it on display.
+pub fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
 }
 
