@@ -25,19 +25,28 @@ echo "== format" >&2
 cargo fmt --all --check
 echo "== lint" >&2
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --locked -p belfry-proto --all-targets --features ts -- -D warnings
 echo "== dependency direction" >&2
-# proto <- server; proto <- client <- desktop (which also runs the server's
-# library as its bundled server). The client must not pull in the server or
-# its stack, nor the server the client; only the desktop app uses Tauri.
-if cargo tree --locked -p belfry-client -e normal --prefix none | grep -E '^(belfry-server|axum|sqlx) '; then
-  echo "belfry-client depends on server crates (above); it may only use belfry-proto" >&2
+# proto <- server; proto <- client <- cli, and client <- desktop (which also
+# runs the server's library as its bundled server). The client must not pull
+# in the server or its stack, nor the command line's crates (the desktop app
+# and other users of the library do without them), nor the server the client;
+# only the desktop app uses Tauri.
+for crate in belfry-client belfry-cli; do
+  if cargo tree --locked -p "$crate" -e normal --prefix none | grep -E '^(belfry-server|axum|sqlx) '; then
+    echo "$crate depends on server crates (above); the client side uses only belfry-proto and belfry-client" >&2
+    exit 1
+  fi
+done
+if cargo tree --locked -p belfry-client -e normal --prefix none | grep -E '^(clap|anyhow|rpassword|tracing-subscriber) '; then
+  echo "belfry-client depends on command-line crates (above); they belong in belfry-cli" >&2
   exit 1
 fi
-if cargo tree --locked -p belfry-server -e normal --prefix none | grep -E '^belfry-client '; then
-  echo "belfry-server depends on belfry-client" >&2
+if cargo tree --locked -p belfry-server -e normal --prefix none | grep -E '^(belfry-client|belfry-cli) '; then
+  echo "belfry-server depends on belfry-client or belfry-cli" >&2
   exit 1
 fi
-for crate in belfry-proto belfry-server belfry-client belfry-desktop-core; do
+for crate in belfry-proto belfry-server belfry-client belfry-cli belfry-desktop-core; do
   if cargo tree --locked -p "$crate" -e normal --prefix none | grep -E '^tauri '; then
     echo "$crate depends on tauri; only src-tauri may" >&2
     exit 1
@@ -49,15 +58,18 @@ if cargo tree --locked -p belfry-proto -e normal --prefix none | grep -E '^(belf
 fi
 
 echo "== tests" >&2
-# The replica tests run the server binary as separate processes; the desktop
-# end-to-end test runs the app under Xvfb (src-tauri/tests/desktop_e2e.rs).
-cargo build --locked -p belfry-server
+# The replica tests run the server binary as separate processes, the client
+# tests the `belfry` CLI (cargo builds only a package's own binaries for its
+# tests); the desktop end-to-end test runs the app under Xvfb
+# (src-tauri/tests/desktop_e2e.rs).
+cargo build --locked -p belfry-server -p belfry-cli
 if cargo nextest --version >/dev/null 2>&1; then
   run_tests() { cargo nextest run --locked --no-fail-fast "$@"; }
 else
   run_tests() { cargo test --locked --no-fail-fast "$@"; }
 fi
 run_tests --workspace
+run_tests -p belfry-proto --features ts # ui/src/lib/generated/wire.ts matches the Rust wire types
 echo "== the HTTP suite again, on PostgreSQL + Redis" >&2
 BELFRY_TEST_BACKEND=postgres run_tests -p belfry-e2e --test server
 cargo test --workspace --locked --doc

@@ -7,6 +7,7 @@ use crate::Severity;
 
 /// `POST /api/auth/login`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
@@ -14,16 +15,19 @@ pub struct LoginRequest {
 
 /// `POST /api/auth/refresh` and `POST /api/auth/logout`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
 /// Answer of login and refresh.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TokenResponse {
     pub access_token: String,
     pub refresh_token: String,
     /// Seconds until the access token expires.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub expires_in: u64,
     #[serde(default = "bearer")]
     pub token_type: String,
@@ -35,15 +39,19 @@ fn bearer() -> String {
 
 /// A kind muted for this admin, optionally until a time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct MutedKind {
     pub kind: String,
+    /// When the mute ends, an RFC 3339 timestamp; `null`: never.
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "ts", ts(type = "string | null"))]
     pub until: Option<OffsetDateTime>,
 }
 
 /// Hours during which pop-ups stay quiet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct QuietHours {
     /// Local start time, `HH:MM`.
@@ -59,6 +67,7 @@ pub struct QuietHours {
 
 /// Sound on or off per severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Sounds {
     pub info: bool,
@@ -101,6 +110,7 @@ fn five() -> u32 {
 /// Per-admin settings, stored on the server so every device behaves the same
 /// (`GET`/`PUT /api/admin/preferences`, `event: preferences`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Preferences {
     /// Lowest severity that raises an OS pop-up.

@@ -8,10 +8,15 @@ use crate::{Notification, Severity};
 
 /// Unread notifications of one admin, in all and per severity.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UnreadCounts {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub total: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub info: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub warning: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub critical: u64,
 }
 
@@ -28,6 +33,7 @@ impl UnreadCounts {
 
 /// The admin who acknowledged a notification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Actor {
     pub sub: String,
     #[serde(default)]
@@ -36,9 +42,12 @@ pub struct Actor {
 
 /// "I'm on it": who took ownership of a notification, when, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Ack {
     pub by: Actor,
+    /// An RFC 3339 timestamp.
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub at: OffsetDateTime,
     #[serde(default)]
     pub note: Option<String>,
@@ -46,6 +55,7 @@ pub struct Ack {
 
 /// One inbox entry: the notification plus this admin's view of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct InboxItem {
     #[serde(flatten)]
     pub notification: Notification,
@@ -56,37 +66,46 @@ pub struct InboxItem {
 
 /// `GET /api/admin/notifications`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct InboxPage {
     /// Newest first.
     pub items: Vec<InboxItem>,
-    /// Pass as `before` for the next (older) page; `None` on the last page.
+    /// Pass as `before` for the next (older) page; `None` (null) on the last page.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub next_before: Option<u64>,
     pub unread: UnreadCounts,
 }
 
 /// `POST /api/admin/notifications/read`: either `ids` or `up_to`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct MarkRead {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "Array<number>"))]
     pub ids: Option<Vec<u64>>,
     /// Everything up to and including this id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub up_to: Option<u64>,
 }
 
 /// Answer of `POST /api/admin/notifications/read` (and of unread).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UnreadAnswer {
     pub unread: UnreadCounts,
 }
 
 /// Payload of `event: read`: read state changed on one of this admin's devices.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ReadEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "Array<number>"))]
     pub ids: Option<Vec<u64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub up_to: Option<u64>,
     /// `true` when the ids were marked unread again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -96,9 +115,11 @@ pub struct ReadEvent {
 
 /// `POST /api/admin/notifications/{id}/ack` body (optional).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct AckRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub note: Option<String>,
     /// Take over (or release) an ack held by someone else.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -111,7 +132,9 @@ pub const MAX_ACK_NOTE_CHARS: usize = 500;
 /// Payload of `event: ack`: someone took ownership (`ack` set) or released
 /// it (`ack` null).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AckEvent {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: u64,
     pub ack: Option<Ack>,
 }

@@ -1,6 +1,10 @@
 //! Belfry's wire types: the notification model, its validation rules, the
 //! SSE event names and the JSON error body. Shared by the server and every
 //! client, with no server or client dependency of its own.
+//!
+//! With the `ts` feature the wire types also derive `ts_rs::TS`, and
+//! the `typescript` module renders them as the UI's TypeScript
+//! (`ui/src/lib/generated/wire.ts`): one contract, checked by a test.
 
 mod account;
 pub mod backoff;
@@ -9,6 +13,8 @@ mod inbox;
 mod kinds;
 mod notification;
 pub mod sse;
+#[cfg(feature = "ts")]
+pub mod typescript;
 
 pub use account::{
     LoginRequest, MutedKind, Preferences, QuietHours, RefreshRequest, Sounds, TokenResponse,

@@ -20,6 +20,7 @@ const MAX_LINK_BYTES: usize = 2_048;
 
 /// How urgent a notification is; ordered `Info < Warning < Critical`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -62,8 +63,10 @@ impl FromStr for Severity {
 
 /// A stored notification as every client sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Notification {
     /// Assigned by the server, strictly increasing in commit order.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: u64,
     pub kind: String,
     pub severity: Severity,
@@ -73,25 +76,33 @@ pub struct Notification {
     #[serde(default)]
     pub link: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown> | null"))]
     pub data: Option<Map<String, Value>>,
+    /// An RFC 3339 timestamp.
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub created_at: OffsetDateTime,
 }
 
 /// What a publisher sends to `POST /api/notifications`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct NewNotification {
     pub kind: String,
     /// Overrides the kind's default severity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub severity: Option<Severity>,
     pub title: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub body: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub link: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
     pub data: Option<Map<String, Value>>,
 }
 

@@ -27,10 +27,12 @@ pub const EVENT_PREFERENCES: &str = "preferences";
 
 /// Payload of `event: ready`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Ready {
     /// Id of the newest stored notification when the stream started (0 when
     /// there is none). A client with no `Last-Event-ID` of its own resumes
     /// from this one if the stream breaks before the first notification.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub last_id: u64,
     /// This admin's unread counts when the stream started.
     #[serde(default)]
@@ -39,6 +41,7 @@ pub struct Ready {
 
 /// Payload of `event: reset`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Reset {
     /// Why the server could not replay from the client's `Last-Event-ID`.
     pub reason: String,
@@ -46,6 +49,7 @@ pub struct Reset {
 
 /// Payload of `event: expired`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Expired {
     pub message: String,
 }

@@ -6,7 +6,7 @@ import { createNotificationStore, MAX_RECENT } from './notification-store';
 import { BACKLOG_KEY, createToastStore } from './toast-store';
 
 function n(id: number, severity: Severity = 'warning', kind = 'stock.low'): Notification {
-  return { id, kind, severity, title: `N${id}`, created_at: '2026-11-29T12:00:00Z' };
+  return { id, kind, severity, title: `N${id}`, body: null, link: null, data: null, created_at: '2026-11-29T12:00:00Z' };
 }
 const counts = (total: number, info: number, warning: number, critical: number) => ({ total, info, warning, critical });
 
@@ -147,7 +147,7 @@ describe('notification store', () => {
     t += 4 * 60_000;
     s.realert();
     expect(toasts.store.get().toasts).toHaveLength(0);
-    s.apply({ type: 'ack', ack: { id: 2, ack: { by: { sub: 'bob' }, at: '2026-11-29T12:03:00Z' } } });
+    s.apply({ type: 'ack', ack: { id: 2, ack: { by: { sub: 'bob', email: null }, at: '2026-11-29T12:03:00Z', note: null } } });
     t += 60_000;
     s.realert();
     expect(toasts.store.get().toasts.map((x) => x.key)).toEqual(['n-1']);
@@ -213,7 +213,7 @@ describe('notification store', () => {
 
     it('follows the preferences for the backlog too', () => {
       const { s, popups } = withOs();
-      s.setPreferences({ ...DEFAULT_PREFERENCES, muted_kinds: [{ kind: 'stock.low' }] });
+      s.setPreferences({ ...DEFAULT_PREFERENCES, muted_kinds: [{ kind: 'stock.low', until: null }] });
       s.apply({ type: 'ready', ready: { last_id: 3, unread: counts(3, 0, 3, 0) } });
       for (const id of [1, 2, 3]) s.apply(replay(n(id)));
       s.apply(live(n(4, 'critical', 'fraud.detected')));
@@ -229,7 +229,7 @@ describe('notification store', () => {
         [[1], false],
         [[1], true],
       ]);
-      s.apply({ type: 'ack', ack: { id: 1, ack: { by: { sub: 'bob' }, at: '2026-11-29T12:05:00Z' } } });
+      s.apply({ type: 'ack', ack: { id: 1, ack: { by: { sub: 'bob', email: null }, at: '2026-11-29T12:05:00Z', note: null } } });
       expect(closed).toEqual([1]);
     });
   });

@@ -7,6 +7,9 @@ const n = (id: number, severity: Severity = 'warning'): Notification => ({
   kind: 'stock.low',
   severity,
   title: `N${id}`,
+  body: null,
+  link: null,
+  data: null,
   created_at: '2026-11-29T12:00:00Z',
 });
 

@@ -17,6 +17,8 @@ describe('notification row', () => {
             severity: 'critical',
             title: evil,
             body: '<script>alert(2)</script><b>bold</b>',
+            link: null,
+            data: null,
             created_at: new Date().toISOString(),
             read: false,
             ack: { by: { sub: 'x', email: '<i>eve</i>@x' }, at: new Date().toISOString(), note: null },

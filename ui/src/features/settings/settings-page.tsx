@@ -162,7 +162,7 @@ export function SettingsPage() {
               disabled={!newKind || draft.muted_kinds.some((m) => m.kind === newKind)}
               onClick={() => {
                 const until = muteFor > 0 ? new Date(Date.now() + muteFor * 3_600_000).toISOString() : null;
-                edit((p) => ({ ...p, muted_kinds: [...p.muted_kinds, until ? { kind: newKind, until } : { kind: newKind }] }));
+                edit((p) => ({ ...p, muted_kinds: [...p.muted_kinds, { kind: newKind, until }] }));
                 setNewKind('');
               }}
             >
