@@ -1,15 +1,16 @@
 //! Belfry desktop app: the web UI in a window, a tray icon that tells the
 //! inbox and connection state, and native pop-ups by severity, over one
-//! belfry-client connection (see [`connection`]). The decisions live in
-//! `belfry-desktop-core` and belfry-client (no Tauri, no display,
-//! unit-tested); this crate wires Tauri to them.
+//! belfry-client connection. The logic (server choice and sign-in, what each
+//! stream event changes, which pop-ups go up, re-alerts, the tray, the
+//! events the UI hears, the settings file) lives in `belfry-desktop-core`
+//! and belfry-client, with no Tauri and no display, unit-tested; this crate
+//! only wires Tauri to it ([`desktop`] carries out the core's effects).
 
 mod bundled;
 pub mod commands;
-pub mod connection;
+pub mod desktop;
 #[cfg(target_os = "linux")]
 mod notify;
-pub mod settings;
 #[cfg(desktop)]
 mod tray;
 
@@ -19,8 +20,9 @@ use tauri_plugin_autostart::MacosLauncher;
 
 use belfry_desktop_core::actions::Action;
 
-use crate::connection::Desktop;
-use crate::settings::ServerChoice;
+use belfry_desktop_core::settings::ServerChoice;
+
+use crate::desktop::Desktop;
 
 /// The label of the one window (see `tauri.conf.json`).
 pub const MAIN_WINDOW: &str = "main";

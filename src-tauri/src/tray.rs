@@ -6,7 +6,7 @@ use tauri::menu::{Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager};
 
-use crate::connection::Desktop;
+use crate::desktop::Desktop;
 use belfry_desktop_core::actions;
 use belfry_desktop_core::text;
 use belfry_desktop_core::tray_state::TrayIcon;
@@ -100,11 +100,11 @@ fn menu(app: &AppHandle, latest: &[Notification], paused: bool) -> tauri::Result
 
 /// Creates the tray icon with the current state's icon and tooltip.
 pub fn init(app: &AppHandle) -> tauri::Result<()> {
-    let (tray, latest, paused) = app.state::<Desktop>().tray_view();
+    let view = app.state::<Desktop>().tray_view();
     TrayIconBuilder::with_id(TRAY_ID)
-        .icon(Image::from_bytes(icon_bytes(tray.icon))?)
-        .tooltip(&tray.tooltip)
-        .menu(&menu(app, &latest, paused.is_some())?)
+        .icon(Image::from_bytes(icon_bytes(view.state.icon))?)
+        .tooltip(&view.state.tooltip)
+        .menu(&menu(app, &view.latest, view.paused_until.is_some())?)
         .on_menu_event(|app, event| match actions::from_tray(event.id().as_ref()) {
             Some(action) => crate::route(app, action),
             None => tracing::debug!(id = ?event.id(), "unknown tray menu id"),
@@ -121,11 +121,11 @@ pub fn redraw(app: &AppHandle) {
         let Some(tray) = handle.tray_by_id(TRAY_ID) else {
             return;
         };
-        let (state, latest, paused) = handle.state::<Desktop>().tray_view();
-        let result = Image::from_bytes(icon_bytes(state.icon))
+        let view = handle.state::<Desktop>().tray_view();
+        let result = Image::from_bytes(icon_bytes(view.state.icon))
             .and_then(|icon| tray.set_icon(Some(icon)))
-            .and_then(|()| tray.set_tooltip(Some(&state.tooltip)))
-            .and_then(|()| menu(&handle, &latest, paused.is_some()))
+            .and_then(|()| tray.set_tooltip(Some(&view.state.tooltip)))
+            .and_then(|()| menu(&handle, &view.latest, view.paused_until.is_some()))
             .and_then(|m| tray.set_menu(Some(m)));
         if let Err(e) = result {
             tracing::warn!(error = %e, "could not redraw the tray");

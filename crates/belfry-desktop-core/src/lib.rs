@@ -1,8 +1,22 @@
-//! The desktop app's logic without Tauri or a display: what the tray shows, what a
-//! pop-up says, where a click goes, when an unacknowledged critical alert is
-//! raised again. Unit-tested on its own; the Tauri layer only wires it up.
+//! The desktop app's logic without Tauri or a display. [`state::DesktopState`]
+//! is everything the app knows; its methods, by concern in [`session`],
+//! [`stream`] and [`alerts`], change it and return the [`effect::Effect`]s
+//! the Tauri shell carries out. Also: what a pop-up says ([`text`]), where a
+//! click goes ([`actions`]), re-alert timing ([`realert`]), the tray
+//! ([`tray_state`]), the events the UI hears ([`ui`]) and the settings file
+//! ([`settings`]). Unit-tested on its own; the Tauri layer only wires it up.
 
 pub mod actions;
+pub mod alerts;
+pub mod effect;
 pub mod realert;
+pub mod session;
+pub mod settings;
+pub mod state;
+pub mod stream;
 pub mod text;
 pub mod tray_state;
+pub mod ui;
+
+#[cfg(test)]
+mod testing;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use tauri::State;
 
 use super::CommandError;
-use crate::connection::Desktop;
+use crate::desktop::Desktop;
 
 /// Largest history page, as the server allows.
 const MAX_LIMIT: u32 = 200;

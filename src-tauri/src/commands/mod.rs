@@ -1,5 +1,5 @@
 //! Thin Tauri commands: validate, delegate to belfry-client or the
-//! [`Desktop`](crate::connection::Desktop) connection, and serialize errors
+//! [`Desktop`](crate::desktop::Desktop) shell, and serialize errors
 //! as `{kind, message, …}` for the UI's `ApiError`.
 
 pub mod inbox;

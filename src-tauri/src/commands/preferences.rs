@@ -7,7 +7,7 @@ use tauri::State;
 use tauri_plugin_autostart::ManagerExt as _;
 
 use super::CommandError;
-use crate::connection::Desktop;
+use crate::desktop::Desktop;
 
 #[tauri::command]
 pub async fn get_preferences(desktop: State<'_, Desktop>) -> Result<Preferences, CommandError> {

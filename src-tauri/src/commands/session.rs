@@ -1,11 +1,13 @@
 //! Sign-in, sign-out, and which server: thin wrappers over
-//! [`Desktop`](crate::connection::Desktop).
+//! [`Desktop`](crate::desktop::Desktop).
 
 use tauri::State;
 
 use super::CommandError;
-use crate::connection::{Desktop, SessionInfo};
-use crate::settings::ServerChoice;
+use belfry_desktop_core::settings::ServerChoice;
+use belfry_desktop_core::ui::SessionInfo;
+
+use crate::desktop::Desktop;
 
 /// The session, once start-up has settled.
 #[tauri::command]

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use tauri::State;
 
-use crate::connection::Desktop;
+use crate::desktop::Desktop;
 use belfry_desktop_core::tray_state::Connection;
 
 /// The connection status, as the UI's platform layer reads it.
@@ -18,7 +18,7 @@ pub struct Status {
 
 #[tauri::command]
 pub fn status(desktop: State<'_, Desktop>) -> Status {
-    let (tray, _, _) = desktop.tray_view();
+    let tray = desktop.tray_view().state;
     Status {
         connection: match desktop.connection() {
             Connection::Connecting => "connecting",
