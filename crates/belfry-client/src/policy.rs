@@ -1,6 +1,11 @@
 //! Whether and how a notification becomes an OS pop-up: a pure function of
-//! the notification, the admin's preferences and the time, so it is tested
-//! on its own and every front end (desktop, CLI) decides alike.
+//! the notification, the admin's preferences and the time, so every front end
+//! (desktop, CLI) decides alike.
+//!
+//! The behaviour is specified by one table of cases, `fixtures/popup-policy.json`
+//! at the repository root, which this module and the web UI's twin,
+//! `ui/src/lib/popup-rules.ts`, must both pass (`cargo test` and Vitest). To
+//! change the policy, change or add a case there, then both implementations.
 
 use belfry_proto::{Notification, Preferences, QuietHours, Severity};
 use time::OffsetDateTime;
@@ -125,179 +130,174 @@ pub fn in_quiet_hours(q: &QuietHours, now: OffsetDateTime) -> bool {
 
 fn minutes(hhmm: &str) -> Option<u32> {
     let (h, m) = hhmm.split_once(':')?;
-    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    let (h, m) = (digits(h)?, digits(m)?);
     (h < 24 && m < 60).then_some(h * 60 + m)
+}
+
+/// One or two ASCII digits. `str::parse` alone also takes `+9` and `009`,
+/// which `HH:MM` does not allow and popup-rules.ts rejects.
+fn digits(s: &str) -> Option<u32> {
+    if !matches!(s.len(), 1 | 2) || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
 }
 
 #[cfg(test)]
 mod tests {
+    //! Runs the shared table of cases, `fixtures/popup-policy.json`, that
+    //! ui/src/lib/popup-rules.ts must pass too. New behaviour gets a case
+    //! there, not a test here, so the two cannot drift apart.
+
     use super::*;
-    use belfry_proto::{MutedKind, Sounds};
-    use time::macros::datetime;
+    use serde::Deserialize;
 
-    // 12:00 UTC is 13:00 in Amsterdam (winter time).
-    const NOON: OffsetDateTime = datetime!(2026-11-29 12:00 UTC);
+    const FIXTURE: &str = include_str!("../../../fixtures/popup-policy.json");
 
-    fn n(id: u64, severity: Severity, kind: &str) -> Notification {
-        Notification {
-            id,
-            kind: kind.into(),
-            severity,
-            title: format!("n{id}"),
-            body: Some("body".into()),
-            link: None,
-            data: None,
-            created_at: NOON,
+    #[derive(Deserialize)]
+    struct Fixture {
+        max_backlog_popups: usize,
+        in_quiet_hours: Vec<QuietCase>,
+        decide: Vec<DecideCase>,
+        plan: Vec<PlanCase>,
+    }
+
+    // `deny_unknown_fields` so that a misspelt `expected` fails instead of
+    // being read as "no pop-up".
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct QuietCase {
+        name: String,
+        quiet_hours: QuietHours,
+        #[serde(with = "time::serde::rfc3339")]
+        now: OffsetDateTime,
+        expected: bool,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct DecideCase {
+        name: String,
+        notification: Notification,
+        preferences: Preferences,
+        #[serde(with = "time::serde::rfc3339")]
+        now: OffsetDateTime,
+        expected: Option<ExpectedPopup>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct PlanCase {
+        name: String,
+        batch: Vec<Notification>,
+        preferences: Preferences,
+        #[serde(with = "time::serde::rfc3339")]
+        now: OffsetDateTime,
+        expected: Vec<ExpectedPopup>,
+    }
+
+    /// A [`Popup`] as the fixture writes it: the severity its urgency stands
+    /// for, as popup-rules.ts has no urgency of its own.
+    #[derive(Debug, PartialEq, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct ExpectedPopup {
+        title: String,
+        body: Option<String>,
+        severity: Severity,
+        sound: bool,
+        persistent: bool,
+        ids: Vec<u64>,
+    }
+
+    impl From<Popup> for ExpectedPopup {
+        fn from(p: Popup) -> Self {
+            Self {
+                title: p.title,
+                body: p.body,
+                severity: match p.urgency {
+                    Urgency::Low => Severity::Info,
+                    Urgency::Normal => Severity::Warning,
+                    Urgency::Critical => Severity::Critical,
+                },
+                sound: p.sound,
+                persistent: p.persistent,
+                ids: p.ids,
+            }
         }
     }
 
-    fn quiet(start: &str, end: &str) -> QuietHours {
-        QuietHours {
-            start: start.into(),
-            end: end.into(),
-            time_zone: "Europe/Amsterdam".into(),
-            critical_breaks_through: true,
-        }
+    fn fixture() -> Fixture {
+        serde_json::from_str(FIXTURE).expect("fixtures/popup-policy.json does not parse")
     }
 
-    #[test]
-    fn warnings_and_criticals_pop_up_by_default_info_does_not() {
-        let p = Preferences::default();
-        assert_eq!(
-            decide(&n(1, Severity::Info, "order.created"), &p, NOON),
-            None
-        );
-        let w = decide(&n(2, Severity::Warning, "stock.low"), &p, NOON).unwrap();
-        assert_eq!(
-            (w.urgency, w.sound, w.persistent),
-            (Urgency::Normal, true, false)
-        );
-        let c = decide(&n(3, Severity::Critical, "fraud.detected"), &p, NOON).unwrap();
-        assert_eq!(
-            (c.urgency, c.sound, c.persistent),
-            (Urgency::Critical, true, true)
-        );
-        assert_eq!(c.ids, [3]);
-    }
-
-    #[test]
-    fn urgency_follows_severity_and_sound_follows_settings() {
-        let p = Preferences {
-            popup_min_severity: Severity::Info,
-            sounds: Sounds {
-                info: false,
-                warning: false,
-                critical: true,
-            },
-            ..Preferences::default()
-        };
-        let i = decide(&n(1, Severity::Info, "order.created"), &p, NOON).unwrap();
-        assert_eq!(
-            (i.urgency, i.sound, i.persistent),
-            (Urgency::Low, false, false)
-        );
-        let w = decide(&n(2, Severity::Warning, "stock.low"), &p, NOON).unwrap();
-        assert!(!w.sound);
-    }
-
-    #[test]
-    fn muted_kinds_stay_silent_until_the_mute_ends() {
-        let p = Preferences {
-            muted_kinds: vec![
-                MutedKind {
-                    kind: "stock.low".into(),
-                    until: None,
-                },
-                MutedKind {
-                    kind: "refund.requested".into(),
-                    until: Some(datetime!(2026-11-29 13:00 UTC)),
-                },
-            ],
-            ..Preferences::default()
-        };
-        assert_eq!(
-            decide(&n(1, Severity::Warning, "stock.low"), &p, NOON),
-            None
-        );
-        assert_eq!(
-            decide(&n(2, Severity::Warning, "refund.requested"), &p, NOON),
-            None
-        );
-        let later = datetime!(2026-11-29 13:00 UTC);
-        assert!(decide(&n(3, Severity::Warning, "refund.requested"), &p, later).is_some());
-        assert!(decide(&n(4, Severity::Warning, "payment.expired"), &p, NOON).is_some());
-    }
-
-    #[test]
-    fn quiet_hours_silence_all_but_critical_in_their_own_time_zone() {
-        let mut p = Preferences {
-            quiet_hours: Some(quiet("12:30", "14:00")),
-            ..Preferences::default()
-        };
-        // 13:00 in Amsterdam: quiet.
-        assert_eq!(
-            decide(&n(1, Severity::Warning, "stock.low"), &p, NOON),
-            None
-        );
-        assert!(decide(&n(2, Severity::Critical, "fraud.detected"), &p, NOON).is_some());
-        p.quiet_hours.as_mut().unwrap().critical_breaks_through = false;
-        assert_eq!(
-            decide(&n(3, Severity::Critical, "fraud.detected"), &p, NOON),
-            None
-        );
-        // 11:00 UTC is 12:00 in Amsterdam: not yet quiet.
-        let before = datetime!(2026-11-29 11:00 UTC);
-        assert!(decide(&n(4, Severity::Warning, "stock.low"), &p, before).is_some());
-    }
-
-    #[test]
-    fn quiet_hours_may_span_midnight() {
-        let q = quiet("22:00", "07:00");
-        assert!(in_quiet_hours(&q, datetime!(2026-11-29 22:30 UTC))); // 23:30 local
-        assert!(in_quiet_hours(&q, datetime!(2026-11-29 05:00 UTC))); // 06:00 local
-        assert!(!in_quiet_hours(&q, datetime!(2026-11-29 06:00 UTC))); // 07:00 local
-        assert!(!in_quiet_hours(&q, NOON));
+    /// Panics naming every failing case, so one run shows all of them.
+    fn assert_no_failures(failures: Vec<String>) {
         assert!(
-            !in_quiet_hours(&quiet("25:00", "07:00"), NOON),
-            "malformed: ignored"
+            failures.is_empty(),
+            "{} case(s) of fixtures/popup-policy.json failed:\n{}",
+            failures.len(),
+            failures.join("\n")
         );
     }
 
     #[test]
-    fn a_short_backlog_pops_up_one_by_one() {
-        let p = Preferences::default();
-        let batch: Vec<_> = (1..=3)
-            .map(|i| n(i, Severity::Warning, "stock.low"))
-            .collect();
-        let popups = plan(&batch, &p, NOON);
-        assert_eq!(popups.len(), 3);
-        assert_eq!(popups[0].title, "n1");
+    fn the_backlog_limit_is_the_fixtures() {
+        assert_eq!(MAX_BACKLOG_POPUPS, fixture().max_backlog_popups);
     }
 
     #[test]
-    fn a_long_backlog_becomes_one_summary() {
-        let p = Preferences::default();
-        let mut batch: Vec<_> = (1..=5)
-            .map(|i| n(i, Severity::Warning, "stock.low"))
+    fn every_quiet_hours_case_in_the_fixture_holds() {
+        let cases = fixture().in_quiet_hours;
+        assert!(!cases.is_empty());
+        let failures = cases
+            .into_iter()
+            .filter_map(|c| {
+                let got = in_quiet_hours(&c.quiet_hours, c.now);
+                (got != c.expected)
+                    .then(|| format!("- {}: got {got}, expected {}", c.name, c.expected))
+            })
             .collect();
-        batch.push(n(6, Severity::Critical, "fraud.detected"));
-        batch.push(n(7, Severity::Critical, "system.error"));
-        batch.push(n(8, Severity::Info, "order.created")); // below the minimum: not counted
-        let popups = plan(&batch, &p, NOON);
-        assert_eq!(popups.len(), 1);
-        let s = &popups[0];
-        assert_eq!(s.title, "7 new notifications, 2 critical");
-        assert_eq!(
-            (s.urgency, s.sound, s.persistent),
-            (Urgency::Critical, true, true)
-        );
-        assert_eq!(s.ids, [1, 2, 3, 4, 5, 6, 7]);
+        assert_no_failures(failures);
+    }
 
-        let warnings: Vec<_> = (1..=4)
-            .map(|i| n(i, Severity::Warning, "stock.low"))
+    #[test]
+    fn every_decide_case_in_the_fixture_holds() {
+        let cases = fixture().decide;
+        assert!(!cases.is_empty());
+        let failures = cases
+            .into_iter()
+            .filter_map(|c| {
+                let got = decide(&c.notification, &c.preferences, c.now).map(ExpectedPopup::from);
+                (got != c.expected).then(|| {
+                    format!(
+                        "- {}:\n  got      {got:?}\n  expected {:?}",
+                        c.name, c.expected
+                    )
+                })
+            })
             .collect();
-        let s = &plan(&warnings, &p, NOON)[0];
-        assert_eq!(s.title, "4 new notifications");
-        assert!(!s.persistent);
+        assert_no_failures(failures);
+    }
+
+    #[test]
+    fn every_plan_case_in_the_fixture_holds() {
+        let cases = fixture().plan;
+        assert!(!cases.is_empty());
+        let failures = cases
+            .into_iter()
+            .filter_map(|c| {
+                let got: Vec<ExpectedPopup> = plan(&c.batch, &c.preferences, c.now)
+                    .into_iter()
+                    .map(ExpectedPopup::from)
+                    .collect();
+                (got != c.expected).then(|| {
+                    format!(
+                        "- {}:\n  got      {got:?}\n  expected {:?}",
+                        c.name, c.expected
+                    )
+                })
+            })
+            .collect();
+        assert_no_failures(failures);
     }
 }

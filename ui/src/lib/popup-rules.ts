@@ -1,8 +1,11 @@
 //! Whether a live notification pops up, from the admin's preferences:
 //! severity threshold, muted kinds (optionally until a time) and quiet hours;
-//! and which OS pop-ups a batch makes. Mirrors the desktop app's policy in
-//! crates/belfry-client/src/policy.rs (`decide`, `plan`), so a browser and the
-//! desktop app pop up alike.
+//! and which OS pop-ups a batch makes. The TypeScript twin of the desktop
+//! app's policy, crates/belfry-client/src/policy.rs (`decide`, `plan`), so a
+//! browser and the desktop app pop up alike. The behaviour is specified by one
+//! table of cases, fixtures/popup-policy.json at the repository root, which
+//! both must pass (popup-policy.test.ts here, `cargo test` there): to change
+//! the policy, change or add a case there, then both implementations.
 
 import { SEVERITIES, severityRank, type Notification, type Preferences, type QuietHours, type Severity } from './types';
 
@@ -85,23 +88,31 @@ function minutes(hhmm: string): number | null {
   return h < 24 && min < 60 ? h * 60 + min : null;
 }
 
+/** Minutes after midnight of `now` in an IANA time zone; an unknown zone is read as UTC, as the desktop app does. */
+function localMinutes(now: Date, timeZone: string): number {
+  // Newer engines (Chromium among them) also take a UTC offset like "+01:00";
+  // that is no IANA name, and the desktop app (jiff) reads it as unknown.
+  if (!/^[+-]/.test(timeZone)) {
+    try {
+      const parts = new Intl.DateTimeFormat('en-GB', {
+        timeZone,
+        hour: '2-digit',
+        minute: '2-digit',
+        hourCycle: 'h23',
+      }).formatToParts(now);
+      const h = Number(parts.find((p) => p.type === 'hour')?.value);
+      const m = Number(parts.find((p) => p.type === 'minute')?.value);
+      return h * 60 + m;
+    } catch {
+      // Unknown zone: UTC below.
+    }
+  }
+  return now.getUTCHours() * 60 + now.getUTCMinutes();
+}
+
 /** Quiet hours may wrap midnight (22:00–07:00); they are read in their own time zone. */
 export function inQuietHours(now: Date, q: QuietHours): boolean {
-  let local: number;
-  try {
-    const parts = new Intl.DateTimeFormat('en-GB', {
-      timeZone: q.time_zone,
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-    }).formatToParts(now);
-    const h = Number(parts.find((p) => p.type === 'hour')?.value);
-    const m = Number(parts.find((p) => p.type === 'minute')?.value);
-    local = h * 60 + m;
-  } catch {
-    // An unknown zone is read as UTC, as the desktop app does.
-    local = now.getUTCHours() * 60 + now.getUTCMinutes();
-  }
+  const local = localMinutes(now, q.time_zone);
   const start = minutes(q.start);
   const end = minutes(q.end);
   // Malformed times mean no quiet hours rather than silencing everything.
