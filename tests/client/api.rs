@@ -3,7 +3,7 @@
 //! say): what the client sends and how it reads the answers. `real.rs`
 //! runs the same calls against the real server.
 
-use belfry_client::{Client, Error, HistoryQuery, Tokens};
+use belfry_client::{Client, HistoryQuery, Tokens};
 use belfry_proto::{MarkRead, Severity};
 
 use crate::fake::{self, FakeServer, Reply};
@@ -90,7 +90,7 @@ async fn mark_read_posts_the_selection_and_a_second_401_is_final() {
         })
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::AuthRequired { .. }), "{err:?}");
+    assert!(err.is_auth(), "{err:?}");
     assert_eq!(fake.requests().len(), 2, "no refresh token: no retry");
     assert_eq!(fake.requests()[1].body, r#"{"ids":[1,2]}"#);
 }

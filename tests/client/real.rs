@@ -82,7 +82,7 @@ async fn login_history_read_sync_refresh_and_logout_against_the_real_server() {
 
     a.logout().await.unwrap();
     let err = a.history(&HistoryQuery::default()).await.unwrap_err();
-    assert!(matches!(err, Error::AuthRequired { .. }), "{err:?}");
+    assert!(err.is_auth(), "{err:?}");
 }
 
 #[tokio::test]

@@ -47,7 +47,7 @@ impl From<anyhow::Error> for Failure {
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
         match e {
-            Error::AuthRequired { reason } => Failure::Auth(reason),
+            e if e.is_auth() => Failure::Auth(e.auth_reason().unwrap_or_default()),
             Error::InvalidUrl(_) => Failure::Usage(e.to_string()),
             e => Failure::Other(e.into()),
         }

@@ -2,17 +2,26 @@
 
 use std::time::Duration;
 
-use belfry_proto::ErrorBody;
+use belfry_proto::{ErrorBody, ErrorKind};
 
 /// What went wrong talking to a Belfry server.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// No usable credentials: none were given, the refresh token was
-    /// refused, or the server answered 401 or 403. Nothing is retried until
-    /// new credentials come.
+    /// No usable credentials: none were given, or the refresh token was
+    /// refused. Nothing is retried until new credentials come.
     #[error("authentication needed: {reason}")]
     AuthRequired { reason: String },
+    /// The server refused the credentials (401) or whom they belong to
+    /// (403: a disabled account, a token that is not an admin's). Nothing
+    /// is retried until new credentials come; [`Error::kind`] tells which.
+    #[error("authentication needed: {}", refusal(*status, message))]
+    Refused {
+        status: u16,
+        /// The stable `error.code` of the body, when the body had one.
+        code: Option<String>,
+        message: String,
+    },
     /// The server answered with an error status.
     #[error("the server answered {status}: {message}")]
     Status {
@@ -54,7 +63,32 @@ impl Error {
 
     /// Whether new credentials are needed.
     pub fn is_auth(&self) -> bool {
-        matches!(self, Error::AuthRequired { .. })
+        matches!(self, Error::AuthRequired { .. } | Error::Refused { .. })
+    }
+
+    /// What a screen should say about it: the server's answers classified
+    /// by [`ErrorKind::of`], the one table every client shares.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::AuthRequired { .. } => ErrorKind::Unauthorized,
+            Error::Refused { status, code, .. } | Error::Status { status, code, .. } => {
+                ErrorKind::of(*status, code.as_deref())
+            }
+            Error::Network(_) | Error::Silent(_) => ErrorKind::Unreachable,
+            Error::Protocol(_) | Error::Credentials(_) => ErrorKind::Server,
+            Error::InvalidUrl(_) => ErrorKind::Validation,
+        }
+    }
+
+    /// Why new credentials are needed, in words, when they are.
+    pub fn auth_reason(&self) -> Option<String> {
+        match self {
+            Error::AuthRequired { reason } => Some(reason.clone()),
+            Error::Refused {
+                status, message, ..
+            } => Some(refusal(*status, message)),
+            _ => None,
+        }
     }
 
     /// The server's `Retry-After`, if it sent one.
@@ -76,9 +110,10 @@ impl Error {
             Err(_) => (None, text.chars().take(200).collect()),
         };
         match status {
-            401 => Error::AuthRequired { reason: message },
-            403 => Error::AuthRequired {
-                reason: format!("forbidden: {message}"),
+            401 | 403 => Error::Refused {
+                status,
+                code,
+                message,
             },
             _ => Error::Status {
                 status,
@@ -97,6 +132,16 @@ impl From<reqwest::Error> for Error {
         } else {
             Error::Network(e)
         }
+    }
+}
+
+/// A refusal in words: a 403 says it is one, since the credentials were
+/// fine and whom they belong to was not.
+fn refusal(status: u16, message: &str) -> String {
+    if status == 403 {
+        format!("forbidden: {message}")
+    } else {
+        message.to_owned()
     }
 }
 
@@ -136,6 +181,13 @@ mod tests {
         }
         assert!(Error::Silent(Duration::from_secs(1)).is_retryable());
         assert!(!Error::AuthRequired { reason: "x".into() }.is_retryable());
+        let refused = |status| Error::Refused {
+            status,
+            code: None,
+            message: "no".into(),
+        };
+        assert!(!refused(401).is_retryable() && !refused(403).is_retryable());
+        assert!(refused(401).is_auth() && refused(403).is_auth());
         assert!(!Error::Protocol("x".into()).is_retryable());
     }
 
@@ -150,5 +202,38 @@ mod tests {
             "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
         );
         assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn every_error_has_the_kind_a_screen_explains() {
+        let refused = |status, code: &str| Error::Refused {
+            status,
+            code: Some(code.into()),
+            message: "no".into(),
+        };
+        assert_eq!(
+            refused(401, "invalid_credentials").kind(),
+            ErrorKind::InvalidCredentials
+        );
+        assert_eq!(
+            refused(401, "invalid_token").kind(),
+            ErrorKind::Unauthorized
+        );
+        assert_eq!(refused(403, "forbidden").kind(), ErrorKind::Disabled);
+        assert_eq!(status(429).kind(), ErrorKind::Throttled);
+        assert_eq!(
+            Error::Silent(Duration::from_secs(1)).kind(),
+            ErrorKind::Unreachable
+        );
+        assert_eq!(
+            Error::AuthRequired { reason: "x".into() }.kind(),
+            ErrorKind::Unauthorized
+        );
+        // Words for people, kinds for code: a 403 says it was refused.
+        assert_eq!(
+            refused(403, "forbidden").auth_reason().as_deref(),
+            Some("forbidden: no")
+        );
+        assert_eq!(status(500).auth_reason(), None);
     }
 }

@@ -190,7 +190,9 @@ enum Outcome {
 impl From<Error> for Outcome {
     fn from(e: Error) -> Self {
         match e {
-            Error::AuthRequired { reason } => Outcome::Final(ClientEvent::AuthRequired { reason }),
+            e if e.is_auth() => Outcome::Final(ClientEvent::AuthRequired {
+                reason: e.auth_reason().unwrap_or_default(),
+            }),
             e if e.is_retryable() => Outcome::Retry {
                 retry_after: e.retry_after(),
                 reason: error_chain(&e),

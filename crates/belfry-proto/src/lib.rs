@@ -19,7 +19,7 @@ pub mod typescript;
 pub use account::{
     LoginRequest, MutedKind, Preferences, QuietHours, RefreshRequest, Sounds, TokenResponse,
 };
-pub use error::{ErrorBody, ErrorDetail};
+pub use error::{ErrorBody, ErrorDetail, ErrorKind};
 pub use inbox::{
     Ack, AckEvent, AckRequest, Actor, InboxItem, InboxPage, MAX_ACK_NOTE_CHARS, MarkRead,
     ReadEvent, UnreadAnswer, UnreadCounts,

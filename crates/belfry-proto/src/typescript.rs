@@ -34,9 +34,9 @@ use ts_rs::{Config, TS};
 
 use crate::sse::{Expired, Ready, Reset};
 use crate::{
-    Ack, AckEvent, AckRequest, Actor, ErrorBody, ErrorDetail, InboxItem, InboxPage, LoginRequest,
-    MarkRead, MutedKind, NewNotification, Notification, Preferences, QuietHours, ReadEvent,
-    RefreshRequest, Severity, Sounds, TokenResponse, UnreadAnswer, UnreadCounts,
+    Ack, AckEvent, AckRequest, Actor, ErrorBody, ErrorDetail, ErrorKind, InboxItem, InboxPage,
+    LoginRequest, MarkRead, MutedKind, NewNotification, Notification, Preferences, QuietHours,
+    ReadEvent, RefreshRequest, Severity, Sounds, TokenResponse, UnreadAnswer, UnreadCounts,
 };
 
 /// The command that rewrites the generated file.
@@ -78,6 +78,7 @@ const DECLARATIONS: &[fn(&Config) -> String] = &[
     // Errors.
     declaration::<ErrorBody>,
     declaration::<ErrorDetail>,
+    declaration::<ErrorKind>,
 ];
 
 /// The generated file's full text.

@@ -4,7 +4,8 @@
 
 use belfry_client::HistoryQuery;
 use belfry_proto::{
-    AckEvent, AckRequest, InboxPage, MAX_ACK_NOTE_CHARS, MarkRead, Severity, UnreadCounts,
+    AckEvent, AckRequest, ErrorKind, InboxPage, MAX_ACK_NOTE_CHARS, MarkRead, Severity,
+    UnreadCounts,
 };
 use serde::Deserialize;
 use tauri::State;
@@ -30,7 +31,7 @@ pub struct Query {
 pub async fn history(desktop: State<'_, Desktop>, query: Query) -> Result<InboxPage, CommandError> {
     if query.limit.is_some_and(|l| l == 0 || l > MAX_LIMIT) {
         return Err(CommandError::new(
-            "validation",
+            ErrorKind::Validation,
             format!("limit: between 1 and {MAX_LIMIT}"),
         ));
     }
@@ -52,7 +53,7 @@ pub async fn mark_read(
 ) -> Result<UnreadCounts, CommandError> {
     if request.ids.is_some() == request.up_to.is_some() {
         return Err(CommandError::new(
-            "validation",
+            ErrorKind::Validation,
             "ids: give either ids or up_to",
         ));
     }
@@ -65,7 +66,10 @@ pub async fn mark_unread(
     ids: Vec<u64>,
 ) -> Result<UnreadCounts, CommandError> {
     if ids.is_empty() {
-        return Err(CommandError::new("validation", "ids: give at least one id"));
+        return Err(CommandError::new(
+            ErrorKind::Validation,
+            "ids: give at least one id",
+        ));
     }
     Ok(desktop.signed_in()?.mark_unread(&ids).await?.unread)
 }
@@ -83,7 +87,7 @@ pub async fn ack(
         .is_some_and(|n| n.chars().count() > MAX_ACK_NOTE_CHARS)
     {
         return Err(CommandError::new(
-            "validation",
+            ErrorKind::Validation,
             format!("note: at most {MAX_ACK_NOTE_CHARS} characters"),
         ));
     }

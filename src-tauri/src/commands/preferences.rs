@@ -2,7 +2,7 @@
 //! same; the app caches the last ones for pop-ups while offline. Also the
 //! local start-at-login switch.
 
-use belfry_proto::Preferences;
+use belfry_proto::{ErrorKind, Preferences};
 use tauri::State;
 use tauri_plugin_autostart::ManagerExt as _;
 
@@ -27,7 +27,7 @@ pub async fn put_preferences(
 pub fn autostart(app: tauri::AppHandle, enabled: Option<bool>) -> Result<bool, CommandError> {
     let launcher = app.autolaunch();
     let failed = |e: tauri_plugin_autostart::Error| {
-        CommandError::new("server", format!("start at login: {e}"))
+        CommandError::new(ErrorKind::Server, format!("start at login: {e}"))
     };
     match enabled {
         Some(true) => launcher.enable().map_err(failed)?,

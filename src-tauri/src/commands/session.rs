@@ -1,6 +1,7 @@
 //! Sign-in, sign-out, and which server: thin wrappers over
 //! [`Desktop`](crate::desktop::Desktop).
 
+use belfry_proto::ErrorKind;
 use tauri::State;
 
 use super::CommandError;
@@ -25,29 +26,22 @@ pub async fn sign_in(
     let email = email.trim();
     if !email.contains('@') {
         return Err(CommandError::new(
-            "validation",
+            ErrorKind::Validation,
             "email: enter an email address",
         ));
     }
     if password.is_empty() {
         return Err(CommandError::new(
-            "validation",
+            ErrorKind::Validation,
             "password: enter the password",
         ));
     }
     desktop
         .sign_in(email, &password)
         .await
-        .map_err(|e| match e {
-            // A refused sign-in is a wrong password (401) or a disabled account (403).
-            belfry_client::Error::AuthRequired { reason } if reason.starts_with("forbidden") => {
-                CommandError::new("disabled", reason)
-            }
-            belfry_client::Error::AuthRequired { reason } => {
-                CommandError::new("invalid_credentials", reason)
-            }
-            other => other.into(),
-        })?;
+        // A wrong password is `invalid_credentials`, a disabled account
+        // `disabled`: the server's answer says which.
+        .map_err(CommandError::from)?;
     Ok(desktop.session().await)
 }
 
@@ -66,7 +60,7 @@ pub async fn use_server(
     let url = url.trim();
     let client = belfry_client::Client::new(url).map_err(|_| {
         CommandError::new(
-            "validation",
+            ErrorKind::Validation,
             format!("url: `{url}` is not an http(s) address"),
         )
     })?;
@@ -88,7 +82,9 @@ pub async fn use_bundled(
     desktop.switch(ServerChoice::Bundled { demo }).await;
     let session = desktop.session().await;
     match &session.reason {
-        Some(reason) if session.email.is_none() => Err(CommandError::new("server", reason.clone())),
+        Some(reason) if session.email.is_none() => {
+            Err(CommandError::new(ErrorKind::Server, reason.clone()))
+        }
         _ => Ok(session),
     }
 }

@@ -3,7 +3,7 @@
 //! without waiting for a real incident. It skips the preferences on purpose.
 
 use belfry_client::policy::{Popup, Urgency};
-use belfry_proto::Severity;
+use belfry_proto::{ErrorKind, Severity};
 
 use super::CommandError;
 
@@ -11,7 +11,7 @@ use super::CommandError;
 pub fn parse_severity(severity: &str) -> Result<Severity, CommandError> {
     serde_json::from_value(serde_json::Value::String(severity.to_owned())).map_err(|_| {
         CommandError::new(
-            "validation",
+            ErrorKind::Validation,
             format!("severity: unknown severity {severity:?}: expected info, warning or critical"),
         )
     })
@@ -45,7 +45,7 @@ pub fn test_notification(app: tauri::AppHandle, severity: String) -> Result<(), 
     {
         let _ = (app, popup);
         Err(CommandError::new(
-            "server",
+            ErrorKind::Server,
             "native notifications are only wired up on Linux so far",
         ))
     }
@@ -64,6 +64,9 @@ mod tests {
 
     #[test]
     fn an_unknown_severity_is_refused() {
-        assert_eq!(parse_severity("loud").unwrap_err().kind, "validation");
+        assert_eq!(
+            parse_severity("loud").unwrap_err().kind,
+            ErrorKind::Validation
+        );
     }
 }

@@ -1,15 +1,12 @@
 //! Errors the platform reports, classified so screens can explain them.
 
-export type ApiErrorKind =
-  | 'invalid_credentials'
-  | 'throttled'
-  | 'disabled'
-  | 'unreachable'
-  | 'unauthorized'
-  | 'conflict'
-  | 'validation'
-  | 'not_found'
-  | 'server';
+import type { ErrorKind } from '../lib/types';
+
+/**
+ * The shared classification of a failure (Rust's `belfry_proto::ErrorKind`,
+ * generated): the desktop app's commands send it as is.
+ */
+export type ApiErrorKind = ErrorKind;
 
 export class ApiError extends Error {
   constructor(
@@ -23,6 +20,32 @@ export class ApiError extends Error {
   ) {
     super(message);
     this.name = 'ApiError';
+  }
+}
+
+/**
+ * The kind of an error answer, from its status and the body's stable `code`:
+ * the same table as `ErrorKind::of` in Rust, both tested against
+ * `fixtures/error-kinds.json`.
+ */
+export function errorKind(status: number, code: string | null | undefined): ApiErrorKind {
+  if (code === 'invalid_credentials') return 'invalid_credentials';
+  switch (status) {
+    case 429:
+      return 'throttled';
+    case 403:
+      return 'disabled';
+    case 401:
+      return 'unauthorized';
+    case 409:
+      return 'conflict';
+    case 400:
+    case 422:
+      return 'validation';
+    case 404:
+      return 'not_found';
+    default:
+      return 'server';
   }
 }
 
@@ -40,21 +63,6 @@ export async function errorFromResponse(res: Response): Promise<ApiError> {
   }
   const retry = Number(res.headers.get('retry-after'));
   const retryAfter = Number.isFinite(retry) && retry > 0 ? retry : undefined;
-  const kind: ApiErrorKind =
-    code === 'invalid_credentials'
-      ? 'invalid_credentials'
-      : res.status === 429
-        ? 'throttled'
-        : res.status === 403
-          ? 'disabled'
-          : res.status === 401
-            ? 'unauthorized'
-            : res.status === 409
-              ? 'conflict'
-              : res.status === 422 || res.status === 400
-                ? 'validation'
-                : res.status === 404
-                  ? 'not_found'
-                  : 'server';
+  const kind = errorKind(res.status, code);
   return new ApiError(kind, message, res.status, code, field, retryAfter);
 }

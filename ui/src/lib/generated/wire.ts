@@ -301,3 +301,12 @@ export type ErrorDetail = {
    */
   field?: string,
 };
+
+/**
+ * What kind of failure an answer is, as a screen explains it: the one
+ * classification of an HTTP status and `error.code` that every client
+ * shares (the desktop app's commands, and the browser through the generated
+ * TypeScript and `fixtures/error-kinds.json`, which both test against).
+ * `Unreachable` is never an answer: the server could not be reached.
+ */
+export type ErrorKind = "invalid_credentials" | "throttled" | "disabled" | "unreachable" | "unauthorized" | "conflict" | "validation" | "not_found" | "server";
