@@ -368,6 +368,12 @@ async fn a_preferences_change_reaches_the_admins_other_device_and_is_validated()
     bad_tz["quiet_hours"]["time_zone"] = json!("Mars/Olympus");
     let mut bad_time = prefs.clone();
     bad_time["quiet_hours"]["start"] = json!("25:00");
+    // Signs are no part of HH:MM (the desktop and browser policies read
+    // them as malformed: fixtures/popup-policy.json).
+    let mut signed_time = prefs.clone();
+    signed_time["quiet_hours"]["end"] = json!("07:+5");
+    let mut signed_hour = prefs.clone();
+    signed_hour["quiet_hours"]["start"] = json!("+7:00");
     let mut bad_kind = prefs.clone();
     bad_kind["muted_kinds"][0]["kind"] = json!("Not A Kind");
     let mut unknown = prefs.clone();
@@ -377,6 +383,8 @@ async fn a_preferences_change_reaches_the_admins_other_device_and_is_validated()
     for (body, field) in [
         (bad_tz, "quiet_hours.time_zone"),
         (bad_time, "quiet_hours.start"),
+        (signed_time, "quiet_hours.end"),
+        (signed_hour, "quiet_hours.start"),
         (bad_kind, "muted_kinds[0].kind"),
         (unknown, "colour"),
         (bad_severity, "popup_min_severity"),

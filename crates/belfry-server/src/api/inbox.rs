@@ -319,9 +319,14 @@ async fn get_preferences(
     ))
 }
 
+/// `HH:MM`, digits only: `u8::from_str` alone would take `+7:00`, which
+/// the clients' pop-up policies read as malformed.
 fn parse_hhmm(field: &str, s: &str) -> Result<(), ApiError> {
+    let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
     let ok = s.len() == 5
         && s.as_bytes()[2] == b':'
+        && digits(&s[..2])
+        && digits(&s[3..])
         && s[..2].parse::<u8>().is_ok_and(|h| h < 24)
         && s[3..].parse::<u8>().is_ok_and(|m| m < 60);
     if ok {
