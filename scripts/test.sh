@@ -25,7 +25,7 @@ echo "== format" >&2
 cargo fmt --all --check
 echo "== lint" >&2
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo clippy --locked -p belfry-proto --all-targets --features ts -- -D warnings
+cargo clippy --locked -p belfry-proto -p belfry-desktop-core --all-targets --features ts -- -D warnings
 echo "== dependency direction" >&2
 # proto <- server; proto <- client <- cli, and client <- desktop (which also
 # runs the server's library as its bundled server). The client must not pull
@@ -69,7 +69,9 @@ else
   run_tests() { cargo test --locked --no-fail-fast "$@"; }
 fi
 run_tests --workspace
-run_tests -p belfry-proto --features ts # ui/src/lib/generated/wire.ts matches the Rust wire types
+# The generated TypeScript (ui/src/lib/generated/wire.ts, ui/src/platform/generated/desktop.ts)
+# matches the Rust types.
+run_tests -p belfry-proto -p belfry-desktop-core --features ts
 echo "== the HTTP suite again, on PostgreSQL + Redis" >&2
 BELFRY_TEST_BACKEND=postgres run_tests -p belfry-e2e --test server
 cargo test --workspace --locked --doc

@@ -16,6 +16,8 @@ pub mod state;
 pub mod stream;
 pub mod text;
 pub mod tray_state;
+#[cfg(feature = "ts")]
+pub mod typescript;
 pub mod ui;
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub const SESSION_EVENT: &str = "belfry://session";
 /// One event for the UI on [`STREAM_EVENT`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum UiEvent {
     /// Where the connection stands.
     Status {
@@ -45,6 +46,7 @@ pub enum UiEvent {
 /// The connection status the UI shows, tagged by `state`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "kebab-case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Status {
     SignedOut {
         reason: String,
@@ -52,11 +54,13 @@ pub enum Status {
     Connecting,
     /// Live since this Unix time in milliseconds.
     Live {
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         since: u64,
     },
     Reconnecting {
         /// The next attempt, as a Unix time in milliseconds.
         #[serde(rename = "retryAt")]
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         retry_at: u64,
         attempt: u32,
         reason: String,
@@ -69,24 +73,29 @@ pub enum Status {
 
 /// The payload of [`UiEvent::Ready`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Ready {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub last_id: u64,
     pub unread: UnreadCounts,
 }
 
 /// The session as the UI sees it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SessionInfo {
     pub email: Option<String>,
     /// Where the app is connected, for the login screen and settings.
     pub server: String,
     /// `bundled` or `remote`.
+    #[cfg_attr(feature = "ts", ts(type = "'bundled' | 'remote'"))]
     pub mode: &'static str,
     pub demo: bool,
     /// Why there is no session (e.g. the sign-in expired), when there is none.
     pub reason: Option<String>,
     /// Where credentials are kept: `keyring`, or `memory` when there is no
     /// usable OS keyring (then a restart asks to sign in again).
+    #[cfg_attr(feature = "ts", ts(type = "'keyring' | 'memory'"))]
     pub credentials: &'static str,
 }
 

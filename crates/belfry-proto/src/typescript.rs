@@ -104,7 +104,10 @@ pub fn output_path() -> PathBuf {
         .join(OUTPUT)
 }
 
-fn declaration<T: TS>(cfg: &Config) -> String {
+/// One type's exported declaration, with its docs, laid out one member a
+/// line. Public for the crates that generate TypeScript of their own types
+/// (the desktop app's events) the same way.
+pub fn declaration<T: TS>(cfg: &Config) -> String {
     let mut out = T::docs().unwrap_or_default();
     out.push_str("export ");
     out.push_str(&layout(&T::decl(cfg)));
@@ -180,34 +183,40 @@ fn split_members(body: &str) -> Option<Vec<&str>> {
     Some(members)
 }
 
+/// Panics unless the file at `path` (`shown` in the message) holds exactly
+/// `expected`, naming the first line that differs and the command that
+/// regenerates it: the staleness check of every generated TypeScript file.
+pub fn assert_committed(path: &std::path::Path, shown: &str, expected: &str, regenerate: &str) {
+    let committed = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{shown} cannot be read ({e}); generate it with `{regenerate}`"));
+    if committed == expected {
+        return;
+    }
+    let (mut old, mut new) = (committed.lines(), expected.lines());
+    let mut line = 1;
+    let (old, new) = loop {
+        match (old.next(), new.next()) {
+            // Same lines: the line endings or the final newline differ.
+            (None, None) => break ("(same lines)", "(other line endings)"),
+            (a, b) if a == b => line += 1,
+            (a, b) => break (a.unwrap_or("(end of file)"), b.unwrap_or("(end of file)")),
+        }
+    };
+    panic!(
+        "{shown} is stale: it differs from the Rust types from line {line} on:\n\
+         committed: {old}\n\
+         generated: {new}\n\
+         Regenerate it with `{regenerate}` and commit it."
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn the_committed_typescript_matches_the_rust_wire_types() {
-        let expected = render();
-        let committed = std::fs::read_to_string(output_path()).unwrap_or_else(|e| {
-            panic!("{OUTPUT} cannot be read ({e}); generate it with `{REGENERATE}`")
-        });
-        if committed != expected {
-            let (mut old, mut new) = (committed.lines(), expected.lines());
-            let mut line = 1;
-            let (old, new) = loop {
-                match (old.next(), new.next()) {
-                    // Same lines: the line endings or the final newline differ.
-                    (None, None) => break ("(same lines)", "(other line endings)"),
-                    (a, b) if a == b => line += 1,
-                    (a, b) => break (a.unwrap_or("(end of file)"), b.unwrap_or("(end of file)")),
-                }
-            };
-            panic!(
-                "{OUTPUT} is stale: it differs from the Rust wire types from line {line} on:\n\
-                 committed: {old}\n\
-                 generated: {new}\n\
-                 Regenerate it with `{REGENERATE}` and commit it."
-            );
-        }
+        assert_committed(&output_path(), OUTPUT, &render(), REGENERATE);
     }
 
     #[test]

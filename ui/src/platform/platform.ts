@@ -19,34 +19,16 @@
 //!   each one twice.
 
 import type { Popup } from '../lib/popup-rules';
-import type {
-  AckEvent,
-  InboxPage,
-  InboxQuery,
-  Notification,
-  Preferences,
-  ReadEvent,
-  ReadyEvent,
-  Severity,
-  UnreadCounts,
-} from '../lib/types';
+import type { AckEvent, InboxPage, InboxQuery, Preferences, Severity, UnreadCounts } from '../lib/types';
+import type { UiEvent } from './generated/desktop';
 
-export type ConnectionStatus =
-  | { state: 'connecting' }
-  | { state: 'live'; since: number }
-  | { state: 'reconnecting'; retryAt: number; attempt: number; reason: string }
-  | { state: 'offline'; reason: string }
-  | { state: 'signed-out'; reason: string };
-
-export type StreamEvent =
-  | { type: 'status'; status: ConnectionStatus }
-  | { type: 'ready'; ready: ReadyEvent }
-  /** `replayed` is true for backlog sent after `ready` on a resume. */
-  | { type: 'notification'; notification: Notification; replayed: boolean }
-  | { type: 'read'; read: ReadEvent }
-  | { type: 'ack'; ack: AckEvent }
-  | { type: 'preferences'; preferences: Preferences }
-  | { type: 'reset'; reason: string };
+/**
+ * Where the stream stands, and every event it delivers: generated from the
+ * desktop app's Rust types (`belfry_desktop_core::ui`), which the browser
+ * platform builds from the server's stream too.
+ */
+export type { Status as ConnectionStatus } from './generated/desktop';
+export type StreamEvent = UiEvent;
 
 export interface Session {
   email: string;

@@ -7,17 +7,11 @@ import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type { AckEvent, InboxPage, InboxQuery, Preferences, UnreadCounts } from '../../lib/types';
 import { ApiError, type ApiErrorKind } from '../errors';
+import type { SessionInfo } from '../generated/desktop';
 import type { DesktopControls, MarkReadRequest, Platform, Session, StreamEvent } from '../platform';
 
-/** What the `session` command and `belfry://session` event carry. */
-export interface DesktopSession {
-  email: string | null;
-  server: string;
-  mode: 'bundled' | 'remote';
-  demo: boolean;
-  reason: string | null;
-  credentials: 'keyring' | 'memory';
-}
+/** What the `session` command and `belfry://session` event carry (generated from Rust). */
+export type DesktopSession = SessionInfo;
 
 interface CommandError {
   kind: ApiErrorKind;
