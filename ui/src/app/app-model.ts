@@ -73,7 +73,11 @@ export function createAppModel(platform: Platform): AppModel {
         inbox.reload();
       }
     });
-    realertTimer ??= setInterval(() => notifications.realert(), REALERT_CHECK_MS);
+    // In the desktop app the Rust core re-alerts (native pop-ups, on its own
+    // schedule): one implementation per device, never two.
+    if (!platform.capabilities.desktop) {
+      realertTimer ??= setInterval(() => notifications.realert(), REALERT_CHECK_MS);
+    }
   }
 
   function stop() {
