@@ -187,8 +187,9 @@ fn split_members(body: &str) -> Option<Vec<&str>> {
 /// `expected`, naming the first line that differs and the command that
 /// regenerates it: the staleness check of every generated TypeScript file.
 pub fn assert_committed(path: &std::path::Path, shown: &str, expected: &str, regenerate: &str) {
-    let committed = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{shown} cannot be read ({e}); generate it with `{regenerate}`"));
+    let committed = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        panic!("{shown} cannot be read ({e}); generate it with `{regenerate}`")
+    });
     if committed == expected {
         return;
     }
