@@ -46,6 +46,12 @@ if cargo tree --locked -p belfry-server -e normal --prefix none | grep -E '^(bel
   echo "belfry-server depends on belfry-client or belfry-cli" >&2
   exit 1
 fi
+# A thin desktop client (without the bundled-server feature) carries none of
+# the server's stack.
+if cargo tree --locked -p belfry-desktop --no-default-features -e normal --prefix none | grep -E '^(belfry-server|sqlx|axum|redis) '; then
+  echo "belfry-desktop without bundled-server still depends on server crates (above)" >&2
+  exit 1
+fi
 for crate in belfry-proto belfry-server belfry-client belfry-cli belfry-desktop-core; do
   if cargo tree --locked -p "$crate" -e normal --prefix none | grep -E '^tauri '; then
     echo "$crate depends on tauri; only src-tauri may" >&2

@@ -8,8 +8,10 @@
 //! The stream runs whether or not the window is open, so alerts keep coming
 //! while the app lives in the tray. State sits behind one `std::sync::Mutex`
 //! that is never held across an `.await`; effects are carried out after it
-//! is released (saving the settings takes it again, so the file always gets
-//! the newest state).
+//! is released. Saving the settings hands a copy to the [`Saver`], which
+//! writes at most once a second on a blocking thread; the copy is taken and
+//! handed over under the lock, so the newest state is always the last one
+//! recorded.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -21,32 +23,35 @@ use belfry_client::{Client, ClientEvent, Error, HistoryQuery, StreamConfig};
 use belfry_proto::{MarkRead, Notification, UnreadCounts};
 use tauri::{AppHandle, Emitter, Manager};
 use time::OffsetDateTime;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use belfry_desktop_core::actions::Action;
 use belfry_desktop_core::alerts::TrayView;
 use belfry_desktop_core::effect::{Effect, Now};
 use belfry_desktop_core::session::{self, KEYRING_SERVICE};
-use belfry_desktop_core::settings::{ServerChoice, SettingsFile};
+use belfry_desktop_core::settings::{LocalSettings, ServerChoice, SettingsFile};
 use belfry_desktop_core::state::DesktopState;
 use belfry_desktop_core::tray_state::Connection;
 use belfry_desktop_core::ui::{SESSION_EVENT, STREAM_EVENT, SessionInfo};
 
 use crate::bundled::{self, Bundled};
-
-/// How often re-alert deadlines are checked.
-const REALERT_TICK: Duration = Duration::from_secs(15);
+use crate::saver::{SAVE_EVERY, Saver};
+use crate::schedule;
 
 /// The connection and everything the app knows through it.
 pub struct Desktop {
     app: AppHandle,
-    file: SettingsFile,
+    saver: Saver<LocalSettings>,
     data_dir: PathBuf,
     keyring: Option<Arc<dyn CredentialStore>>,
     inner: Mutex<Inner>,
     /// `true` once the first server choice is set up (signed in or not), so
     /// the UI's first question waits instead of flashing a sign-in screen.
     booted: watch::Sender<bool>,
+    /// Pokes [`Desktop::realert_loop`] when the next re-alert moved (a
+    /// critical raised, acknowledged or let go), so it sleeps exactly until
+    /// the next one is due instead of polling.
+    realert_wake: Notify,
 }
 
 struct Inner {
@@ -62,6 +67,12 @@ impl Desktop {
     pub fn new(app: AppHandle, config_dir: PathBuf, data_dir: PathBuf) -> Self {
         let file = SettingsFile::in_dir(&config_dir);
         let settings = file.load().unwrap_or_default();
+        let (saver, saving) = Saver::new(SAVE_EVERY, move |s: LocalSettings| {
+            if let Err(e) = file.save(&s) {
+                tracing::warn!(error = %e, "cannot save the settings");
+            }
+        });
+        tauri::async_runtime::spawn(saving);
         let keyring: Option<Arc<dyn CredentialStore>> = match KeyringStore::platform() {
             Ok(k) => Some(Arc::new(k.with_service(KEYRING_SERVICE))),
             Err(e) => {
@@ -71,7 +82,7 @@ impl Desktop {
         };
         Self {
             app,
-            file,
+            saver,
             data_dir,
             inner: Mutex::new(Inner {
                 state: DesktopState::new(settings, keyring.is_some()),
@@ -81,11 +92,27 @@ impl Desktop {
             }),
             keyring,
             booted: watch::Sender::new(false),
+            realert_wake: Notify::new(),
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes the state with `f`, and wakes the re-alert loop when that
+    /// moved the next re-alert (it then sleeps until the new one).
+    fn change<R>(&self, f: impl FnOnce(&mut DesktopState) -> R) -> R {
+        let (r, moved) = {
+            let mut inner = self.lock();
+            let before = inner.state.next_realert();
+            let r = f(&mut inner.state);
+            (r, inner.state.next_realert() != before)
+        };
+        if moved {
+            self.realert_wake.notify_one();
+        }
+        r
     }
 
     /// Carries out the core's effects, in order; `false` when they end the
@@ -144,9 +171,9 @@ impl Desktop {
 
     fn save(&self) {
         let inner = self.lock();
-        if let Err(e) = self.file.save(inner.state.settings()) {
-            tracing::warn!(error = %e, "cannot save the settings");
-        }
+        // Under the lock: two callers hand over their copies in the order
+        // the state changed, so the last one recorded is the newest.
+        self.saver.save(inner.state.settings().clone());
     }
 
     /// The session now, waiting (up to 30 s) for the start-up to settle.
@@ -275,6 +302,7 @@ impl Desktop {
             }
             inner.state.sign_out()
         };
+        self.realert_wake.notify_one();
         if let Some(c) = client
             && let Err(e) = c.logout().await
         {
@@ -361,10 +389,7 @@ impl Desktop {
 
     /// Handles one event of stream `generation`; `false` ends that stream.
     fn handle(&self, generation: u64, event: ClientEvent) -> bool {
-        let effects = self
-            .lock()
-            .state
-            .handle(generation, event, Now::read_clocks());
+        let effects = self.change(|s| s.handle(generation, event, Now::read_clocks()));
         self.run(effects)
     }
 
@@ -375,12 +400,15 @@ impl Desktop {
         self.run(effects);
     }
 
-    /// Re-raises the unacknowledged criticals that are due, forever (the
-    /// app's lifetime).
+    /// Re-raises the unacknowledged criticals when they are due, forever
+    /// (the app's lifetime). It sleeps until the next one is due, or until
+    /// [`change`](Self::change) pokes it because that moved; a poke that
+    /// moved nothing earlier just finds nothing due and sleeps again.
     pub async fn realert_loop(app: AppHandle) {
+        let desktop = app.state::<Desktop>();
         loop {
-            tokio::time::sleep(REALERT_TICK).await;
-            let desktop = app.state::<Desktop>();
+            let next = desktop.lock().state.next_realert();
+            schedule::until_due_or_woken(next, &desktop.realert_wake).await;
             let due: Vec<Notification> = desktop.lock().state.due_realerts(Now::read_clocks());
             let client = desktop.signed_in().ok();
             for n in due {
@@ -462,14 +490,18 @@ impl Desktop {
     /// Switches to another server choice: stops the stream (and the bundled
     /// server), forgets where the old stream was, and sets the new one up.
     pub async fn switch(&self, choice: ServerChoice) {
-        let effects = self.lock().state.switch(choice);
+        let effects = self.change(|s| s.switch(choice));
         self.run(effects);
         self.boot().await;
     }
 
-    /// Stops the bundled server, if one runs (at quit).
+    /// At quit: stops the stream, writes the settings still pending (the
+    /// last resume position) and stops the bundled server, if one runs.
     pub async fn shutdown(&self) {
         self.stop_stream();
+        // Blocking, but at quit on the main thread (`block_on`), where
+        // nothing else waits for it.
+        self.saver.flush();
         let bundled = {
             let mut inner = self.lock();
             inner.state.bundled_running(None);

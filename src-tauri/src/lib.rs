@@ -6,11 +6,17 @@
 //! and belfry-client, with no Tauri and no display, unit-tested; this crate
 //! only wires Tauri to it ([`desktop`] carries out the core's effects).
 
+#[cfg(feature = "bundled-server")]
+mod bundled;
+#[cfg(not(feature = "bundled-server"))]
+#[path = "no_bundled.rs"]
 mod bundled;
 pub mod commands;
 pub mod desktop;
 #[cfg(target_os = "linux")]
 mod notify;
+mod saver;
+mod schedule;
 #[cfg(desktop)]
 mod tray;
 

@@ -824,6 +824,44 @@ async fn a_critical_alert_pops_up_once_escaped_and_shows_in_the_window_and_the_t
     .await?;
     assert_eq!(*desk.closed.lock().unwrap(), [1]);
 
+    // Acknowledged from the pop-up's own button: the notification service
+    // reports the click (`ActionInvoked`), the app acknowledges on the
+    // server, and the ack coming back over the stream closes that pop-up.
+    let disk_title = "Disk almost full";
+    let res = http
+        .post(format!("{server_url}/api/notifications"))
+        .bearer_auth(&publish_token)
+        .json(&json!({"kind": "disk.full", "severity": "critical", "title": disk_title}))
+        .send()
+        .await?;
+    ensure!(
+        res.status().is_success(),
+        "publish answered {}",
+        res.status()
+    );
+    let popup = wait_for("the second critical's pop-up", async || {
+        Ok(desk
+            .popups()
+            .iter()
+            .position(|p| p.body.contains(disk_title))
+            .map(|i| u32::try_from(i + 1).expect("a few pop-ups")))
+    })
+    .await?;
+    desk.bus
+        .emit_signal(
+            None::<&str>,
+            "/org/freedesktop/Notifications",
+            "org.freedesktop.Notifications",
+            "ActionInvoked",
+            &(popup, "acknowledge"),
+        )
+        .await?;
+    wait_for(
+        "the pop-up acknowledged from its button to close",
+        async || Ok(desk.closed.lock().unwrap().contains(&popup).then_some(())),
+    )
+    .await?;
+
     // A screenshot of the window, kept as a test artifact.
     let png = screenshot(&wd).await?;
     ensure!(png.starts_with(b"\x89PNG"), "the screenshot is not a PNG");

@@ -7,7 +7,7 @@
 //!
 //! [`Realerts`]: crate::realert::Realerts
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use belfry_client::policy::{self, Popup, Urgency};
 use belfry_proto::{Notification, Preferences};
@@ -90,9 +90,21 @@ impl DesktopState {
     /// and raises the others with [`reraise`](Self::reraise).
     pub fn due_realerts(&mut self, now: Now) -> Vec<Notification> {
         let ids = self.realerts.take_due(now.instant);
-        ids.iter()
-            .filter_map(|id| self.critical.get(id).cloned())
-            .collect()
+        let mut due = Vec::new();
+        for id in ids {
+            match self.critical.get(&id) {
+                Some(n) => due.push(n.clone()),
+                // Let go of (signed out, or over the bound): never due again.
+                None => self.realerts.acknowledged(id),
+            }
+        }
+        due
+    }
+
+    /// When the next re-alert is due, for the shell to sleep until then;
+    /// `None` when no critical waits for an ack.
+    pub fn next_realert(&self) -> Option<Instant> {
+        self.realerts.next_due()
     }
 
     /// The pop-up that raises `n` again, as the preferences allow at `now`.
@@ -221,6 +233,24 @@ mod tests {
         );
         assert!(s.critical.is_empty());
         assert!(s.due_realerts(later(60 * 60)).is_empty());
+    }
+
+    #[test]
+    fn the_next_realert_is_due_one_interval_after_the_critical_and_ends_with_the_session() {
+        let (mut s, generation) = signed_in(LocalSettings::default());
+        assert_eq!(s.next_realert(), None);
+        live_notification(
+            &mut s,
+            generation,
+            notification(3, Severity::Critical),
+            now(),
+        );
+        assert_eq!(s.next_realert(), Some(later(5 * 60).instant));
+        assert_eq!(s.due_realerts(later(5 * 60)).len(), 1);
+        assert_eq!(s.next_realert(), Some(later(10 * 60).instant));
+        s.sign_out();
+        assert_eq!(s.next_realert(), None);
+        assert!(s.due_realerts(later(10 * 60)).is_empty());
     }
 
     #[test]

@@ -34,6 +34,11 @@ impl Realerts {
         self.due.remove(&id);
     }
 
+    /// Forgets every alert (signed out, or another server).
+    pub fn clear(&mut self) {
+        self.due.clear();
+    }
+
     /// Changes the interval (a preference); pending alerts keep their turn.
     pub fn set_every(&mut self, every: Duration) {
         self.every = every;
@@ -51,7 +56,8 @@ impl Realerts {
         due
     }
 
-    /// When the next one is due, to sleep until then.
+    /// When the next one is due (the earliest turn of any), to sleep until
+    /// then; `None` when nothing waits for an ack.
     pub fn next_due(&self) -> Option<Instant> {
         self.due.values().min().copied()
     }
@@ -91,6 +97,27 @@ mod tests {
         assert_eq!(r.take_due(t0 + 2 * MIN), vec![2]);
         r.acknowledged(2);
         assert!(r.take_due(t0 + 60 * MIN).is_empty());
+        assert_eq!(r.next_due(), None);
+    }
+
+    #[test]
+    fn the_next_due_time_is_the_earliest_turn_of_any_alert() {
+        let t0 = Instant::now();
+        let mut r = Realerts::new(MIN);
+        assert_eq!(r.next_due(), None);
+        r.raised(1, t0);
+        r.raised(2, t0 + MIN / 2);
+        assert_eq!(r.next_due(), Some(t0 + MIN));
+        assert_eq!(r.take_due(t0 + MIN), vec![1]);
+        assert_eq!(r.next_due(), Some(t0 + MIN + MIN / 2));
+        r.acknowledged(2);
+        assert_eq!(r.next_due(), Some(t0 + 2 * MIN));
+        // A new interval applies from the next turn on.
+        r.set_every(10 * MIN);
+        assert_eq!(r.next_due(), Some(t0 + 2 * MIN));
+        assert_eq!(r.take_due(t0 + 2 * MIN), vec![1]);
+        assert_eq!(r.next_due(), Some(t0 + 12 * MIN));
+        r.acknowledged(1);
         assert_eq!(r.next_due(), None);
     }
 

@@ -53,7 +53,9 @@ impl DesktopState {
             mode,
             demo,
             reason: self.reason.clone(),
-            credentials: if self.keyring || mode == "bundled" {
+            // The bundled server's sign-in is in memory whatever the OS
+            // offers: its password is new on every start.
+            credentials: if self.keyring && mode == "remote" {
                 "keyring"
             } else {
                 "memory"
@@ -139,6 +141,7 @@ impl DesktopState {
         self.connection = Connection::SignedOut;
         self.latest.clear();
         self.critical.clear();
+        self.realerts.clear();
         self.unread = UnreadCounts::default();
     }
 }
@@ -220,12 +223,28 @@ mod tests {
     }
 
     #[test]
+    fn credentials_are_in_the_keyring_only_for_a_remote_server_with_a_keyring() {
+        let bundled = LocalSettings::default();
+        let remote = || remote("https://belfry.shop.example");
+        let credentials = |settings, keyring| {
+            let mut s = DesktopState::new(settings, keyring);
+            s.signed_in("ops@shop.example".into());
+            s.session_info().credentials
+        };
+        assert_eq!(credentials(remote(), true), "keyring");
+        assert_eq!(credentials(remote(), false), "memory");
+        // The bundled server's sign-in never reaches the keyring.
+        assert_eq!(credentials(bundled.clone(), true), "memory");
+        assert_eq!(credentials(bundled, false), "memory");
+    }
+
+    #[test]
     fn the_session_names_the_server_and_where_credentials_are_kept() {
         let mut s = DesktopState::new(LocalSettings::default(), false);
         let info = s.session_info();
         assert_eq!(
             (info.mode, info.demo, info.server.as_str(), info.credentials),
-            ("bundled", true, "this computer", "keyring")
+            ("bundled", true, "this computer", "memory")
         );
         s.bundled_running(Some("http://127.0.0.1:4000"));
         assert_eq!(

@@ -93,8 +93,10 @@ pub struct SessionInfo {
     pub demo: bool,
     /// Why there is no session (e.g. the sign-in expired), when there is none.
     pub reason: Option<String>,
-    /// Where credentials are kept: `keyring`, or `memory` when there is no
-    /// usable OS keyring (then a restart asks to sign in again).
+    /// Where credentials are kept: `keyring` for a remote server with an OS
+    /// keyring; `memory` for the bundled server (it signs in by itself on
+    /// every start) or when there is no usable OS keyring (then a restart
+    /// asks to sign in again).
     #[cfg_attr(feature = "ts", ts(type = "'keyring' | 'memory'"))]
     pub credentials: &'static str,
 }

@@ -33,7 +33,7 @@ export function DesktopSettings({ desktop, serverLabel }: { desktop: DesktopCont
             : 'Belfry server elsewhere'}
         </strong>
       </div>
-      {desktop.credentials === 'memory' && (
+      {desktop.credentials === 'memory' && desktop.mode === 'remote' && (
         <p className="form-note" role="status">
           No OS keyring is available, so the sign-in lasts until Belfry quits.
         </p>

@@ -44,8 +44,10 @@ export type SessionInfo = {
    */
   reason: string | null,
   /**
-   * Where credentials are kept: `keyring`, or `memory` when there is no
-   * usable OS keyring (then a restart asks to sign in again).
+   * Where credentials are kept: `keyring` for a remote server with an OS
+   * keyring; `memory` for the bundled server (it signs in by itself on
+   * every start) or when there is no usable OS keyring (then a restart
+   * asks to sign in again).
    */
   credentials: 'keyring' | 'memory',
 };
