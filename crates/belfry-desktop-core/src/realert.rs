@@ -24,9 +24,13 @@ impl Realerts {
         }
     }
 
-    /// A critical alert was raised at `now`; it is due again one interval later.
+    /// A critical alert was raised at `now`; it is due again one interval
+    /// later, or never when that is past what an `Instant` can hold (an
+    /// interval of `Duration::MAX` stands for re-alerts off).
     pub fn raised(&mut self, id: u64, now: Instant) {
-        self.due.entry(id).or_insert(now + self.every);
+        if let Some(at) = now.checked_add(self.every) {
+            self.due.entry(id).or_insert(at);
+        }
     }
 
     /// Someone acknowledged it: it is never raised again.
@@ -47,12 +51,20 @@ impl Realerts {
     /// The ids due at `now`, oldest first; each is scheduled again.
     pub fn take_due(&mut self, now: Instant) -> Vec<u64> {
         let mut due = Vec::new();
-        for (id, at) in self.due.iter_mut() {
-            if *at <= now {
-                due.push(*id);
-                *at = now + self.every;
+        let again = now.checked_add(self.every);
+        self.due.retain(|id, at| {
+            if *at > now {
+                return true;
             }
-        }
+            due.push(*id);
+            match again {
+                Some(again) => {
+                    *at = again;
+                    true
+                }
+                None => false,
+            }
+        });
         due
     }
 
@@ -128,5 +140,20 @@ mod tests {
         r.raised(1, t0);
         r.raised(1, t0 + MIN / 2);
         assert_eq!(r.take_due(t0 + MIN), vec![1]);
+    }
+
+    #[test]
+    fn an_interval_past_what_an_instant_holds_means_never_again() {
+        let now = Instant::now();
+        let mut off = Realerts::new(Duration::MAX);
+        off.raised(1, now);
+        assert_eq!(off.next_due(), None);
+        // Due under a short interval, then the interval is turned off: it is
+        // raised this once more, and never again.
+        let mut r = Realerts::new(Duration::from_secs(60));
+        r.raised(2, now);
+        r.set_every(Duration::MAX);
+        assert_eq!(r.take_due(now + Duration::from_secs(60)), [2]);
+        assert_eq!(r.next_due(), None);
     }
 }
