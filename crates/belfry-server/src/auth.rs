@@ -48,7 +48,11 @@ pub struct Claims {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub scope: Vec<String>,
-    pub exp: u64,
+    /// Required. Optional here only so that a token without it gets past
+    /// serde to jsonwebtoken's required-claim check, which names the claim
+    /// (a serde error would only say "malformed token").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -296,7 +300,10 @@ impl Verifier {
             email,
             is_admin,
             can_publish: c.scope.iter().any(|s| s == SCOPE_PUBLISH),
-            expires_at: c.exp,
+            // Present: jsonwebtoken refused the token otherwise.
+            expires_at: c
+                .exp
+                .ok_or_else(|| AuthError::Invalid("missing claim `exp`".into()))?,
             session_id: c.sid.filter(|s| !s.is_empty()),
         })
     }
@@ -357,7 +364,7 @@ impl Minter {
             email: email.map(str::to_owned),
             role: role.map(str::to_owned),
             scope: scope.iter().map(|s| (*s).to_owned()).collect(),
-            exp: now.saturating_add(ttl.as_secs()),
+            exp: Some(now.saturating_add(ttl.as_secs())),
             iat: Some(now),
             iss: self.issuer.clone(),
             aud: self.audience.iter().cloned().collect(),
@@ -639,9 +646,8 @@ hwIDAQAB
             (60, json!({"exp": now - 120}), Err(AuthError::Expired)),
             (0, json!({"exp": now - 30}), Err(AuthError::Expired)),
             (60, json!({"exp": now - 30}), Ok("ann".into())),
-            // `Claims::exp` is required, so serde refuses the token before
-            // jsonwebtoken's "missing claim" check can name the claim.
-            (0, json!({"exp": null}), refused(MALFORMED)),
+            // Named, not just "malformed".
+            (0, json!({"exp": null}), refused("missing claim `exp`")),
             (60, json!({"nbf": now + 3600}), refused(NOT_YET)),
             (0, json!({"nbf": now + 30}), refused(NOT_YET)),
             (60, json!({"nbf": now + 30}), Ok("ann".into())),
