@@ -11,8 +11,6 @@
 //! --features ts` (in `scripts/test.sh`), fails while the committed file
 //! differs; regenerate it with [`REGENERATE`].
 
-use std::path::PathBuf;
-
 use belfry_proto::typescript::declaration;
 use ts_rs::Config;
 
@@ -46,20 +44,14 @@ pub fn render() -> String {
     out
 }
 
-/// Absolute path of [`OUTPUT`] in the checkout this crate was built from.
-pub fn output_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(OUTPUT)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn the_committed_typescript_matches_the_events_the_app_sends() {
-        belfry_proto::typescript::assert_committed(&output_path(), OUTPUT, &render(), REGENERATE);
+        use belfry_proto::typescript::{assert_committed, in_workspace};
+        assert_committed(&in_workspace(OUTPUT), OUTPUT, &render(), REGENERATE);
     }
 
     #[test]

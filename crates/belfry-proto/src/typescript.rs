@@ -97,11 +97,24 @@ pub fn render() -> String {
     out
 }
 
-/// Absolute path of [`OUTPUT`] in the checkout this crate was built from.
-pub fn output_path() -> PathBuf {
+/// Absolute path of `relative` (from the workspace root) in the checkout
+/// this crate was built from; every generated file is named this way.
+pub fn in_workspace(relative: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
-        .join(OUTPUT)
+        .join(relative)
+}
+
+/// Writes a generated file (`relative` to the workspace root), creating its
+/// folder: what each crate's `export_ts` example does.
+pub fn write_generated(relative: &str, contents: &str) -> std::io::Result<()> {
+    let path = in_workspace(relative);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&path, contents)?;
+    println!("wrote {relative}");
+    Ok(())
 }
 
 /// One type's exported declaration, with its docs, laid out one member a
@@ -217,7 +230,7 @@ mod tests {
 
     #[test]
     fn the_committed_typescript_matches_the_rust_wire_types() {
-        assert_committed(&output_path(), OUTPUT, &render(), REGENERATE);
+        assert_committed(&in_workspace(OUTPUT), OUTPUT, &render(), REGENERATE);
     }
 
     #[test]
