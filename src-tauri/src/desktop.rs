@@ -21,7 +21,7 @@ use belfry_client::credentials::{CredentialStore, Key, KeyringStore, MemoryStore
 use belfry_client::policy::Popup;
 use belfry_client::{Client, ClientEvent, Error, HistoryQuery, StreamConfig};
 use belfry_proto::{MarkRead, Notification, UnreadCounts};
-use tauri::{AppHandle, Emitter, Manager};
+use tauri::{AppHandle, Manager};
 use time::OffsetDateTime;
 use tokio::sync::{Notify, watch};
 
@@ -32,7 +32,7 @@ use belfry_desktop_core::session::{self, KEYRING_SERVICE};
 use belfry_desktop_core::settings::{LocalSettings, ServerChoice, SettingsFile};
 use belfry_desktop_core::state::DesktopState;
 use belfry_desktop_core::tray_state::Connection;
-use belfry_desktop_core::ui::{SESSION_EVENT, STREAM_EVENT, SessionInfo};
+use belfry_desktop_core::ui::SessionInfo;
 
 use crate::bundled::{self, Bundled};
 use crate::saver::{SAVE_EVERY, Saver};
@@ -122,12 +122,12 @@ impl Desktop {
         for effect in effects {
             match effect {
                 Effect::Ui(event) => {
-                    if let Err(e) = self.app.emit(STREAM_EVENT, &event) {
+                    if let Err(e) = crate::emit(&self.app, &event) {
                         tracing::warn!(error = %e, "cannot forward an event to the UI");
                     }
                 }
                 Effect::Session(info) => {
-                    if let Err(e) = self.app.emit(SESSION_EVENT, &info) {
+                    if let Err(e) = crate::emit(&self.app, &info) {
                         tracing::warn!(error = %e, "cannot tell the UI about the session");
                     }
                 }

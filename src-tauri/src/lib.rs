@@ -25,15 +25,13 @@ use tauri::{Emitter, Manager, RunEvent, WindowEvent};
 use tauri_plugin_autostart::MacosLauncher;
 
 use belfry_desktop_core::actions::Action;
-
+use belfry_desktop_core::contract::{Event, OpenRequest};
 use belfry_desktop_core::settings::ServerChoice;
 
 use crate::desktop::Desktop;
 
 /// The label of the one window (see `tauri.conf.json`).
 pub const MAIN_WINDOW: &str = "main";
-/// The event the UI receives to show one notification.
-pub const OPEN_EVENT: &str = "belfry://open";
 /// Passed by start-at-login: start in the tray, window hidden.
 const HIDDEN_FLAG: &str = "--hidden";
 
@@ -128,24 +126,7 @@ pub fn run() {
                 }
             }
         })
-        .invoke_handler(tauri::generate_handler![
-            commands::session::session,
-            commands::session::sign_in,
-            commands::session::sign_out,
-            commands::session::use_server,
-            commands::session::use_bundled,
-            commands::session::attach,
-            commands::inbox::history,
-            commands::inbox::mark_read,
-            commands::inbox::mark_unread,
-            commands::inbox::ack,
-            commands::inbox::release,
-            commands::preferences::get_preferences,
-            commands::preferences::put_preferences,
-            commands::preferences::autostart,
-            commands::status::status,
-            commands::test_notification::test_notification,
-        ])
+        .invoke_handler(with_commands!())
         .build(tauri::generate_context!())
         .expect("the Tauri app could not be built");
     app.run(|app, event| match event {
@@ -171,6 +152,12 @@ pub fn show_main_window(app: &tauri::AppHandle) {
     }
 }
 
+/// Sends the window an event of the contract, under the name its type has
+/// there.
+pub(crate) fn emit<E: Event>(app: &tauri::AppHandle, payload: &E) -> tauri::Result<()> {
+    app.emit(E::NAME, payload)
+}
+
 /// Carries out what the user asked for from the tray or a pop-up.
 pub(crate) fn route(app: &tauri::AppHandle, action: Action) {
     match action {
@@ -178,7 +165,7 @@ pub(crate) fn route(app: &tauri::AppHandle, action: Action) {
         Action::Open(id) => {
             show_main_window(app);
             if let Some(id) = id
-                && let Err(e) = app.emit_to(MAIN_WINDOW, OPEN_EVENT, id)
+                && let Err(e) = app.emit_to(MAIN_WINDOW, OpenRequest::NAME, OpenRequest(id))
             {
                 tracing::warn!(error = %e, "could not ask the UI to open a notification");
             }

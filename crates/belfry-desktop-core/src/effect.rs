@@ -17,9 +17,9 @@ use crate::ui::{SessionInfo, UiEvent};
 /// One thing for the shell to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Tell the UI (`ui::STREAM_EVENT`).
+    /// Tell the UI (`belfry://event`).
     Ui(UiEvent),
-    /// Tell the UI the session (`ui::SESSION_EVENT`).
+    /// Tell the UI the session (`belfry://session`).
     Session(SessionInfo),
     /// Raise a native pop-up; `single` is the notification it stands for,
     /// when it stands for one.

@@ -3,11 +3,13 @@
 //! [`stream`] and [`alerts`], change it and return the [`effect::Effect`]s
 //! the Tauri shell carries out. Also: what a pop-up says ([`text`]), where a
 //! click goes ([`actions`]), re-alert timing ([`realert`]), the tray
-//! ([`tray_state`]), the events the UI hears ([`ui`]) and the settings file
-//! ([`settings`]). Unit-tested on its own; the Tauri layer only wires it up.
+//! ([`tray_state`]), the events the UI hears ([`ui`]), the commands and
+//! events between the app and its window ([`contract`]) and the settings
+//! file ([`settings`]). Unit-tested on its own; the Tauri layer only wires it up.
 
 pub mod actions;
 pub mod alerts;
+pub mod contract;
 pub mod effect;
 pub mod realert;
 pub mod session;

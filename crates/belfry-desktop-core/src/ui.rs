@@ -1,17 +1,12 @@
 //! What the web UI hears from the app, as typed values: every stream event
-//! on [`STREAM_EVENT`] as one [`UiEvent`] (the UI's `StreamEvent` shape), and
-//! the session on [`SESSION_EVENT`] as a [`SessionInfo`]. The JSON is the
-//! contract with `ui/src/platform/tauri`; the tests below pin it.
+//! as one [`UiEvent`] (the UI's `StreamEvent` shape), and the session as a
+//! [`SessionInfo`]; [`crate::contract`] binds them to their event names. The
+//! JSON is the contract with `ui/src/platform/tauri`; the tests below pin it.
 
 use belfry_proto::{AckEvent, Notification, Preferences, ReadEvent, UnreadCounts};
 use serde::Serialize;
 
-/// Every stream event, in the shape of the UI's `StreamEvent`.
-pub const STREAM_EVENT: &str = "belfry://event";
-/// The session began or ended: `{email}` or `null`, with a reason.
-pub const SESSION_EVENT: &str = "belfry://session";
-
-/// One event for the UI on [`STREAM_EVENT`].
+/// One event for the UI, in the shape of its `StreamEvent`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

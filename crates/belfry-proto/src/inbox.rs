@@ -76,6 +76,32 @@ pub struct InboxPage {
     pub unread: UnreadCounts,
 }
 
+/// A history page query: the query string of `GET /api/admin/notifications`
+/// as the UI writes it, and the desktop app's `history` command argument.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct InboxQuery {
+    /// Items per page (the server's default when left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub limit: Option<u32>,
+    /// Only items older than this id (the previous page's `next_before`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional, type = "number | null"))]
+    pub before: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub min_severity: Option<Severity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub kind: Option<String>,
+    /// Only unread items (`false` when left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub unread: Option<bool>,
+}
+
 /// `POST /api/admin/notifications/read`: either `ids` or `up_to`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

@@ -21,8 +21,8 @@ pub use account::{
 };
 pub use error::{ErrorBody, ErrorDetail, ErrorKind};
 pub use inbox::{
-    Ack, AckEvent, AckRequest, Actor, InboxItem, InboxPage, MAX_ACK_NOTE_CHARS, MarkRead,
-    ReadEvent, UnreadAnswer, UnreadCounts,
+    Ack, AckEvent, AckRequest, Actor, InboxItem, InboxPage, InboxQuery, MAX_ACK_NOTE_CHARS,
+    MarkRead, ReadEvent, UnreadAnswer, UnreadCounts,
 };
 pub use kinds::{KNOWN_KINDS, default_severity, is_valid_kind};
 pub use notification::{

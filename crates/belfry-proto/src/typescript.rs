@@ -35,8 +35,9 @@ use ts_rs::{Config, TS};
 use crate::sse::{Expired, Ready, Reset};
 use crate::{
     Ack, AckEvent, AckRequest, Actor, ErrorBody, ErrorDetail, ErrorKind, InboxItem, InboxPage,
-    LoginRequest, MarkRead, MutedKind, NewNotification, Notification, Preferences, QuietHours,
-    ReadEvent, RefreshRequest, Severity, Sounds, TokenResponse, UnreadAnswer, UnreadCounts,
+    InboxQuery, LoginRequest, MarkRead, MutedKind, NewNotification, Notification, Preferences,
+    QuietHours, ReadEvent, RefreshRequest, Severity, Sounds, TokenResponse, UnreadAnswer,
+    UnreadCounts,
 };
 
 /// The command that rewrites the generated file.
@@ -57,6 +58,7 @@ const DECLARATIONS: &[fn(&Config) -> String] = &[
     declaration::<InboxItem>,
     declaration::<UnreadCounts>,
     declaration::<InboxPage>,
+    declaration::<InboxQuery>,
     declaration::<MarkRead>,
     declaration::<UnreadAnswer>,
     declaration::<AckRequest>,

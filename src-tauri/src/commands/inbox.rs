@@ -3,36 +3,27 @@
 //! without a round trip.
 
 use belfry_client::HistoryQuery;
-use belfry_proto::{
-    AckEvent, AckRequest, ErrorKind, InboxPage, MAX_ACK_NOTE_CHARS, MarkRead, Severity,
-    UnreadCounts,
+use belfry_desktop_core::contract::{
+    AckArgs, HistoryArgs, MarkReadArgs, MarkUnreadArgs, ReleaseArgs,
 };
-use serde::Deserialize;
+use belfry_proto::{AckRequest, MAX_ACK_NOTE_CHARS};
 use tauri::State;
 
-use super::CommandError;
+use super::{Args, CommandError, Reply};
 use crate::desktop::Desktop;
 
 /// Largest history page, as the server allows.
 const MAX_LIMIT: u32 = 200;
 
-/// A history page query, as the UI's `InboxQuery`.
-#[derive(Debug, Default, Deserialize)]
-pub struct Query {
-    pub limit: Option<u32>,
-    pub before: Option<u64>,
-    pub min_severity: Option<Severity>,
-    pub kind: Option<String>,
-    #[serde(default)]
-    pub unread: bool,
-}
-
 #[tauri::command]
-pub async fn history(desktop: State<'_, Desktop>, query: Query) -> Result<InboxPage, CommandError> {
+pub async fn history(
+    desktop: State<'_, Desktop>,
+    Args(HistoryArgs { query }): Args<HistoryArgs>,
+) -> Reply<HistoryArgs> {
     if query.limit.is_some_and(|l| l == 0 || l > MAX_LIMIT) {
-        return Err(CommandError::new(
-            ErrorKind::Validation,
-            format!("limit: between 1 and {MAX_LIMIT}"),
+        return Err(CommandError::invalid(
+            "query.limit",
+            format!("between 1 and {MAX_LIMIT}"),
         ));
     }
     let q = HistoryQuery {
@@ -40,7 +31,7 @@ pub async fn history(desktop: State<'_, Desktop>, query: Query) -> Result<InboxP
         before: query.before,
         min_severity: query.min_severity,
         kind: query.kind.filter(|k| !k.is_empty()),
-        unread_only: query.unread,
+        unread_only: query.unread.unwrap_or(false),
     };
     Ok(desktop.signed_in()?.history(&q).await?)
 }
@@ -49,12 +40,12 @@ pub async fn history(desktop: State<'_, Desktop>, query: Query) -> Result<InboxP
 #[tauri::command]
 pub async fn mark_read(
     desktop: State<'_, Desktop>,
-    request: MarkRead,
-) -> Result<UnreadCounts, CommandError> {
+    Args(MarkReadArgs { request }): Args<MarkReadArgs>,
+) -> Reply<MarkReadArgs> {
     if request.ids.is_some() == request.up_to.is_some() {
-        return Err(CommandError::new(
-            ErrorKind::Validation,
-            "ids: give either ids or up_to",
+        return Err(CommandError::invalid(
+            "request.ids",
+            "give either ids or up_to",
         ));
     }
     Ok(desktop.signed_in()?.mark_read(&request).await?.unread)
@@ -63,49 +54,40 @@ pub async fn mark_read(
 #[tauri::command]
 pub async fn mark_unread(
     desktop: State<'_, Desktop>,
-    ids: Vec<u64>,
-) -> Result<UnreadCounts, CommandError> {
+    Args(MarkUnreadArgs { ids }): Args<MarkUnreadArgs>,
+) -> Reply<MarkUnreadArgs> {
     if ids.is_empty() {
-        return Err(CommandError::new(
-            ErrorKind::Validation,
-            "ids: give at least one id",
-        ));
+        return Err(CommandError::invalid("ids", "give at least one id"));
     }
     Ok(desktop.signed_in()?.mark_unread(&ids).await?.unread)
 }
 
 #[tauri::command]
-pub async fn ack(
-    desktop: State<'_, Desktop>,
-    id: u64,
-    note: Option<String>,
-    force: Option<bool>,
-) -> Result<AckEvent, CommandError> {
-    let note = note.filter(|n| !n.trim().is_empty());
+pub async fn ack(desktop: State<'_, Desktop>, Args(args): Args<AckArgs>) -> Reply<AckArgs> {
+    let note = args.note.filter(|n| !n.trim().is_empty());
     if note
         .as_ref()
         .is_some_and(|n| n.chars().count() > MAX_ACK_NOTE_CHARS)
     {
-        return Err(CommandError::new(
-            ErrorKind::Validation,
-            format!("note: at most {MAX_ACK_NOTE_CHARS} characters"),
+        return Err(CommandError::invalid(
+            "note",
+            format!("at most {MAX_ACK_NOTE_CHARS} characters"),
         ));
     }
     let request = AckRequest {
         note,
-        force: force.unwrap_or(false),
+        force: args.force.unwrap_or(false),
     };
-    Ok(desktop.signed_in()?.ack(id, &request).await?)
+    Ok(desktop.signed_in()?.ack(args.id, &request).await?)
 }
 
 #[tauri::command]
 pub async fn release(
     desktop: State<'_, Desktop>,
-    id: u64,
-    force: Option<bool>,
-) -> Result<(), CommandError> {
+    Args(args): Args<ReleaseArgs>,
+) -> Reply<ReleaseArgs> {
     Ok(desktop
         .signed_in()?
-        .release(id, force.unwrap_or(false))
+        .release(args.id, args.force.unwrap_or(false))
         .await?)
 }

@@ -1,68 +1,114 @@
 //! Thin Tauri commands: validate, delegate to belfry-client or the
-//! [`Desktop`](crate::desktop::Desktop) shell, and serialize errors
-//! as `{kind, message, …}` for the UI's `ApiError`.
+//! [`Desktop`](crate::desktop::Desktop) shell, and refuse with a
+//! [`CommandError`] for the UI's `ApiError`.
+//!
+//! Each handler takes its arguments as one [`Args<C>`] and answers a
+//! [`Reply<C>`], where `C` is the command's argument type in
+//! [`belfry_desktop_core::contract`]: the contract the window's TypeScript is
+//! generated from. [`handler!`](crate::handler) lists them, checking at compile
+//! time that each function is named as its contract says.
 
 pub mod inbox;
 pub mod preferences;
 pub mod session;
-pub mod status;
 pub mod test_notification;
 
-use belfry_proto::ErrorKind;
-use serde::Serialize;
+use belfry_desktop_core::contract::{self, Command};
+use tauri::Runtime;
+use tauri::ipc::{CommandArg, CommandItem, InvokeBody, InvokeError};
 
-/// An error as the UI receives it: `kind` is the shared
-/// [`ErrorKind`] (the UI's generated `ErrorKind` type), never a word parsed
-/// back out of a message.
-#[derive(Debug, Serialize)]
-pub struct CommandError {
-    pub kind: ErrorKind,
-    pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    /// Seconds to wait, from the server's `Retry-After`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retry_after: Option<u64>,
-}
+pub use belfry_desktop_core::contract::CommandError;
 
-impl CommandError {
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-            status: None,
-            code: None,
-            retry_after: None,
+/// A command's arguments: the whole object the window passed to `invoke`,
+/// read as the contract's type `C` (Tauri's own extraction reads one
+/// argument per parameter, by a name the contract could not see).
+#[derive(Debug)]
+pub struct Args<C>(pub C);
+
+/// What a command answers: the contract's output or a refusal.
+pub type Reply<C> = Result<<C as Command>::Output, CommandError>;
+
+impl<'de, C: Command, R: Runtime> CommandArg<'de, R> for Args<C> {
+    fn from_command(command: CommandItem<'de, R>) -> Result<Self, InvokeError> {
+        let refuse = |e: CommandError| InvokeError::from(e);
+        if command.name != C::NAME {
+            // Only a handler wired to the wrong contract type gets here.
+            return Err(refuse(CommandError::new(
+                belfry_proto::ErrorKind::Server,
+                format!("`{}` reads the arguments of `{}`", command.name, C::NAME),
+            )));
+        }
+        match command.message.payload() {
+            InvokeBody::Json(payload) => contract::parse_args(payload).map(Args).map_err(refuse),
+            InvokeBody::Raw(_) => Err(refuse(CommandError::invalid(
+                "arguments",
+                "expected a JSON object, not raw bytes",
+            ))),
         }
     }
 }
 
-impl From<belfry_client::Error> for CommandError {
-    fn from(e: belfry_client::Error) -> Self {
-        use belfry_client::Error;
-        let kind = e.kind();
-        let message = match &e {
-            Error::Refused { message, .. } | Error::Status { message, .. } => message.clone(),
-            Error::AuthRequired { reason } => reason.clone(),
-            Error::Network(_) | Error::Silent(_) => belfry_client::stream::error_chain(&e),
-            other => other.to_string(),
-        };
-        let (status, code) = match &e {
-            Error::Refused { status, code, .. } | Error::Status { status, code, .. } => {
-                (Some(*status), code.clone())
-            }
-            _ => (None, None),
-        };
-        CommandError {
-            kind,
-            message,
-            status,
-            code,
-            retry_after: e.retry_after().map(|d| d.as_secs()),
-        }
+/// Whether two names are the same, in a `const` (for [`handler!`](crate::handler)).
+pub const fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
     }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The invoke handler for `module::function => ArgsType` entries, with a
+/// compile-time check that each function's name is its contract's name.
+/// `handler!(@names …)` gives the names, for the test that the handler
+/// serves every command of the contract.
+#[macro_export]
+macro_rules! handler {
+    (@names $($module:ident::$function:ident => $args:ty),* $(,)?) => {
+        [$(stringify!($function)),*]
+    };
+    ($($module:ident::$function:ident => $args:ty),* $(,)?) => {{
+        $(
+            const _: () = assert!(
+                $crate::commands::same_name(
+                    stringify!($function),
+                    <$args as belfry_desktop_core::contract::Command>::NAME,
+                ),
+                concat!("`", stringify!($function), "` is not its contract's name"),
+            );
+        )*
+        tauri::generate_handler![$($crate::commands::$module::$function),*]
+    }};
+}
+
+/// Every command the window can call, for [`handler!`](crate::handler).
+#[macro_export]
+macro_rules! with_commands {
+    ($($prefix:tt)*) => {
+        $crate::handler!($($prefix)*
+            session::session => belfry_desktop_core::contract::SessionArgs,
+            session::sign_in => belfry_desktop_core::contract::SignInArgs,
+            session::sign_out => belfry_desktop_core::contract::SignOutArgs,
+            session::use_server => belfry_desktop_core::contract::UseServerArgs,
+            session::use_bundled => belfry_desktop_core::contract::UseBundledArgs,
+            session::attach => belfry_desktop_core::contract::AttachArgs,
+            inbox::history => belfry_desktop_core::contract::HistoryArgs,
+            inbox::mark_read => belfry_desktop_core::contract::MarkReadArgs,
+            inbox::mark_unread => belfry_desktop_core::contract::MarkUnreadArgs,
+            inbox::ack => belfry_desktop_core::contract::AckArgs,
+            inbox::release => belfry_desktop_core::contract::ReleaseArgs,
+            preferences::get_preferences => belfry_desktop_core::contract::GetPreferencesArgs,
+            preferences::put_preferences => belfry_desktop_core::contract::PutPreferencesArgs,
+            preferences::autostart => belfry_desktop_core::contract::AutostartArgs,
+            test_notification::test_notification => belfry_desktop_core::contract::TestNotificationArgs,
+        )
+    };
 }
 
 #[cfg(test)]
@@ -70,37 +116,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn server_answers_map_to_the_kinds_the_ui_explains() {
-        let e = CommandError::from(belfry_client::Error::Status {
-            status: 429,
-            code: Some("too_many_requests".into()),
-            message: "slow down".into(),
-            retry_after: Some(std::time::Duration::from_secs(30)),
-        });
-        assert_eq!((e.kind, e.retry_after), (ErrorKind::Throttled, Some(30)));
-        let refused = |status, code: &str| {
-            CommandError::from(belfry_client::Error::Refused {
-                status,
-                code: Some(code.into()),
-                message: "no".into(),
-            })
-        };
-        let wrong_password = refused(401, "invalid_credentials");
-        assert_eq!(wrong_password.kind, ErrorKind::InvalidCredentials);
-        assert_eq!(wrong_password.status, Some(401));
-        assert_eq!(refused(403, "forbidden").kind, ErrorKind::Disabled);
-        assert_eq!(refused(401, "invalid_token").kind, ErrorKind::Unauthorized);
-        let e = CommandError::from(belfry_client::Error::AuthRequired {
-            reason: "expired".into(),
-        });
-        assert_eq!(
-            (e.kind, e.message.as_str()),
-            (ErrorKind::Unauthorized, "expired")
-        );
-        let json = serde_json::to_value(refused(403, "forbidden")).unwrap();
-        assert_eq!(
-            json,
-            serde_json::json!({"kind": "disabled", "message": "no", "status": 403, "code": "forbidden"})
-        );
+    fn the_handler_serves_every_command_of_the_contract_and_no_other() {
+        let mut served = crate::with_commands!(@names).to_vec();
+        let mut contract = contract::COMMANDS.to_vec();
+        served.sort_unstable();
+        contract.sort_unstable();
+        assert_eq!(served, contract);
+    }
+
+    #[test]
+    fn names_compare_whole() {
+        assert!(same_name("ack", "ack"));
+        assert!(!same_name("ack", "acks") && !same_name("ack", "act"));
     }
 }

@@ -1,18 +1,19 @@
 //! Sign-in, sign-out, and which server: thin wrappers over
 //! [`Desktop`](crate::desktop::Desktop).
 
+use belfry_desktop_core::contract::{
+    AttachArgs, SessionArgs, SignInArgs, SignOutArgs, UseBundledArgs, UseServerArgs,
+};
+use belfry_desktop_core::settings::ServerChoice;
 use belfry_proto::ErrorKind;
 use tauri::State;
 
-use super::CommandError;
-use belfry_desktop_core::settings::ServerChoice;
-use belfry_desktop_core::ui::SessionInfo;
-
+use super::{Args, CommandError, Reply};
 use crate::desktop::Desktop;
 
 /// The session, once start-up has settled.
 #[tauri::command]
-pub async fn session(desktop: State<'_, Desktop>) -> Result<SessionInfo, CommandError> {
+pub async fn session(desktop: State<'_, Desktop>, _: Args<SessionArgs>) -> Reply<SessionArgs> {
     Ok(desktop.session().await)
 }
 
@@ -20,24 +21,17 @@ pub async fn session(desktop: State<'_, Desktop>) -> Result<SessionInfo, Command
 #[tauri::command]
 pub async fn sign_in(
     desktop: State<'_, Desktop>,
-    email: String,
-    password: String,
-) -> Result<SessionInfo, CommandError> {
-    let email = email.trim();
+    Args(args): Args<SignInArgs>,
+) -> Reply<SignInArgs> {
+    let email = args.email.trim();
     if !email.contains('@') {
-        return Err(CommandError::new(
-            ErrorKind::Validation,
-            "email: enter an email address",
-        ));
+        return Err(CommandError::invalid("email", "enter an email address"));
     }
-    if password.is_empty() {
-        return Err(CommandError::new(
-            ErrorKind::Validation,
-            "password: enter the password",
-        ));
+    if args.password.is_empty() {
+        return Err(CommandError::invalid("password", "enter the password"));
     }
     desktop
-        .sign_in(email, &password)
+        .sign_in(email, &args.password)
         .await
         // A wrong password is `invalid_credentials`, a disabled account
         // `disabled`: the server's answer says which.
@@ -46,7 +40,7 @@ pub async fn sign_in(
 }
 
 #[tauri::command]
-pub async fn sign_out(desktop: State<'_, Desktop>) -> Result<(), CommandError> {
+pub async fn sign_out(desktop: State<'_, Desktop>, _: Args<SignOutArgs>) -> Reply<SignOutArgs> {
     desktop.sign_out().await;
     Ok(())
 }
@@ -55,15 +49,11 @@ pub async fn sign_out(desktop: State<'_, Desktop>) -> Result<(), CommandError> {
 #[tauri::command]
 pub async fn use_server(
     desktop: State<'_, Desktop>,
-    url: String,
-) -> Result<SessionInfo, CommandError> {
-    let url = url.trim();
-    let client = belfry_client::Client::new(url).map_err(|_| {
-        CommandError::new(
-            ErrorKind::Validation,
-            format!("url: `{url}` is not an http(s) address"),
-        )
-    })?;
+    Args(args): Args<UseServerArgs>,
+) -> Reply<UseServerArgs> {
+    let url = args.url.trim();
+    let client = belfry_client::Client::new(url)
+        .map_err(|_| CommandError::invalid("url", format!("`{url}` is not an http(s) address")))?;
     desktop
         .switch(ServerChoice::Remote {
             url: client.base().as_str().to_owned(),
@@ -77,9 +67,11 @@ pub async fn use_server(
 #[tauri::command]
 pub async fn use_bundled(
     desktop: State<'_, Desktop>,
-    demo: bool,
-) -> Result<SessionInfo, CommandError> {
-    desktop.switch(ServerChoice::Bundled { demo }).await;
+    Args(args): Args<UseBundledArgs>,
+) -> Reply<UseBundledArgs> {
+    desktop
+        .switch(ServerChoice::Bundled { demo: args.demo })
+        .await;
     let session = desktop.session().await;
     match &session.reason {
         Some(reason) if session.email.is_none() => {
@@ -91,6 +83,7 @@ pub async fn use_bundled(
 
 /// The window listens now: send it the status and `ready`.
 #[tauri::command]
-pub fn attach(desktop: State<'_, Desktop>) {
+pub fn attach(desktop: State<'_, Desktop>, _: Args<AttachArgs>) -> Reply<AttachArgs> {
     desktop.attach();
+    Ok(())
 }

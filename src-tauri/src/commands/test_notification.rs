@@ -3,19 +3,10 @@
 //! without waiting for a real incident. It skips the preferences on purpose.
 
 use belfry_client::policy::{Popup, Urgency};
-use belfry_proto::{ErrorKind, Severity};
+use belfry_desktop_core::contract::TestNotificationArgs;
+use belfry_proto::Severity;
 
-use super::CommandError;
-
-/// Parses `info`, `warning` or `critical`.
-pub fn parse_severity(severity: &str) -> Result<Severity, CommandError> {
-    serde_json::from_value(serde_json::Value::String(severity.to_owned())).map_err(|_| {
-        CommandError::new(
-            ErrorKind::Validation,
-            format!("severity: unknown severity {severity:?}: expected info, warning or critical"),
-        )
-    })
-}
+use super::{Args, Reply};
 
 /// The sample pop-up for a severity.
 pub fn sample(severity: Severity) -> Popup {
@@ -34,8 +25,11 @@ pub fn sample(severity: Severity) -> Popup {
 }
 
 #[tauri::command]
-pub fn test_notification(app: tauri::AppHandle, severity: String) -> Result<(), CommandError> {
-    let popup = sample(parse_severity(&severity)?);
+pub fn test_notification(
+    app: tauri::AppHandle,
+    Args(args): Args<TestNotificationArgs>,
+) -> Reply<TestNotificationArgs> {
+    let popup = sample(args.severity);
     #[cfg(target_os = "linux")]
     {
         crate::notify::show(&app, &popup, None);
@@ -44,8 +38,8 @@ pub fn test_notification(app: tauri::AppHandle, severity: String) -> Result<(), 
     #[cfg(not(target_os = "linux"))]
     {
         let _ = (app, popup);
-        Err(CommandError::new(
-            ErrorKind::Server,
+        Err(super::CommandError::new(
+            belfry_proto::ErrorKind::Server,
             "native notifications are only wired up on Linux so far",
         ))
     }
@@ -57,16 +51,11 @@ mod tests {
 
     #[test]
     fn a_critical_test_notification_is_urgent_loud_and_persistent() {
-        let p = sample(parse_severity("critical").unwrap());
+        let p = sample(Severity::Critical);
         assert_eq!(p.urgency, Urgency::Critical);
         assert!(p.sound && p.persistent);
-    }
-
-    #[test]
-    fn an_unknown_severity_is_refused() {
-        assert_eq!(
-            parse_severity("loud").unwrap_err().kind,
-            ErrorKind::Validation
-        );
+        let p = sample(Severity::Info);
+        assert_eq!(p.urgency, Urgency::Low);
+        assert!(!p.sound && !p.persistent);
     }
 }

@@ -17,15 +17,6 @@ export function severityRank(s: Severity): number {
 
 export const NO_UNREAD: UnreadCounts = { total: 0, info: 0, warning: 0, critical: 0 };
 
-/** The query string of `GET /api/admin/notifications`: the UI's own, as the server reads it from the URL. */
-export interface InboxQuery {
-  limit?: number;
-  before?: number | null;
-  min_severity?: Severity | null;
-  kind?: string | null;
-  unread?: boolean;
-}
-
 export const DEFAULT_PREFERENCES: Preferences = {
   popup_min_severity: 'warning',
   muted_kinds: [],

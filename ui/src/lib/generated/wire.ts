@@ -109,6 +109,27 @@ export type InboxPage = {
 };
 
 /**
+ * A history page query: the query string of `GET /api/admin/notifications`
+ * as the UI writes it, and the desktop app's `history` command argument.
+ */
+export type InboxQuery = {
+  /**
+   * Items per page (the server's default when left out).
+   */
+  limit?: number | null,
+  /**
+   * Only items older than this id (the previous page's `next_before`).
+   */
+  before?: number | null,
+  min_severity?: Severity | null,
+  kind?: string | null,
+  /**
+   * Only unread items (`false` when left out).
+   */
+  unread?: boolean,
+};
+
+/**
  * `POST /api/admin/notifications/read`: either `ids` or `up_to`.
  */
 export type MarkRead = {

@@ -45,6 +45,7 @@ describe('TauriPlatform', () => {
         if (cmd === 'session') return signedOut;
         if (cmd === 'sign_in') throw { kind: 'invalid_credentials', message: 'wrong email or password', status: 401 };
         if (cmd === 'ack') throw { kind: 'validation', message: 'note: at most 500 characters' };
+        if (cmd === 'history') throw { kind: 'validation', message: 'query.limit: between 1 and 200' };
         if (cmd === 'mark_read') return { total: 0, info: 0, warning: 0, critical: 0 };
         return null;
       },
@@ -56,6 +57,8 @@ describe('TauriPlatform', () => {
     const err = await p.ack(7, 'x'.repeat(600)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect(err).toMatchObject({ kind: 'validation', field: 'note' });
+    await expect(p.listNotifications({ limit: 500 })).rejects.toMatchObject({ field: 'query.limit' });
+    expect(calls).toContainEqual(['history', { query: { limit: 500 } }]);
     await expect(p.markRead({ up_to: 9 })).resolves.toEqual({ total: 0, info: 0, warning: 0, critical: 0 });
     expect(calls).toContainEqual(['mark_read', { request: { up_to: 9 } }]);
     expect(calls).toContainEqual(['sign_in', { email: 'ann@shop.example', password: 'nope' }]);

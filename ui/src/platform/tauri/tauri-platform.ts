@@ -1,39 +1,36 @@
 //! The desktop implementation of `Platform`: the Rust core (belfry-client in
 //! the Tauri app) holds the connection, the tokens (in the OS keyring) and
 //! the pop-ups; this page only listens to its events and calls its commands.
-//! Nothing here sees a token.
+//! Nothing here sees a token. Command and event names, their arguments and
+//! payloads are the generated `Commands` and `Events` (from
+//! crates/belfry-desktop-core's contract), so a change on either side that
+//! the other does not follow fails the type check.
 
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type { AckEvent, InboxPage, InboxQuery, Preferences, UnreadCounts } from '../../lib/types';
-import { ApiError, type ApiErrorKind } from '../errors';
-import type { SessionInfo } from '../generated/desktop';
+import { ApiError } from '../errors';
+import type { CommandError, Commands, Events, SessionInfo } from '../generated/desktop';
 import type { DesktopControls, MarkReadRequest, Platform, Session, StreamEvent } from '../platform';
 
 /** What the `session` command and `belfry://session` event carry (generated from Rust). */
 export type DesktopSession = SessionInfo;
 
-interface CommandError {
-  kind: ApiErrorKind;
-  message: string;
-  status?: number;
-  code?: string;
-  retry_after?: number;
-}
-
 /** Maps a rejected command onto the `ApiError` the screens explain. */
 export function toApiError(e: unknown): ApiError {
   if (e && typeof e === 'object' && 'kind' in e && 'message' in e) {
     const c = e as CommandError;
-    const field = /^([a-z_]+): /.exec(c.message)?.[1];
+    // A bad argument's message starts with its path (`query.limit: …`).
+    const field = /^([a-z_][\w.[\]]*): /.exec(c.message)?.[1];
     return new ApiError(c.kind, c.message, c.status ?? 0, c.code ?? '', field, c.retry_after);
   }
   return new ApiError('server', typeof e === 'string' ? e : 'the desktop app did not answer');
 }
 
-async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+/** Calls a command of the desktop core with its arguments; a refusal becomes an `ApiError`. */
+async function call<K extends keyof Commands>(command: K, args: Commands[K]['args']): Promise<Commands[K]['result']> {
   try {
-    return await invoke<T>(command, args);
+    return await invoke<Commands[K]['result']>(command, args);
   } catch (e) {
     throw toApiError(e);
   }
@@ -59,11 +56,13 @@ export class TauriPlatform implements Platform {
       get credentials() {
         return now()?.credentials ?? 'keyring';
       },
-      useServer: async (url) => this.adopt(await call<DesktopSession>('use_server', { url })),
-      useBundled: async (demo) => this.adopt(await call<DesktopSession>('use_bundled', { demo })),
-      testNotification: (severity) => call<void>('test_notification', { severity }),
-      autostart: (enabled) => call<boolean>('autostart', enabled === undefined ? {} : { enabled }),
-      onOpenRequest: (listener) => subscribe<number>('belfry://open', listener),
+      useServer: async (url) => this.adopt(await call('use_server', { url })),
+      useBundled: async (demo) => this.adopt(await call('use_bundled', { demo })),
+      testNotification: async (severity) => {
+        await call('test_notification', { severity });
+      },
+      autostart: (enabled) => call('autostart', enabled === undefined ? {} : { enabled }),
+      onOpenRequest: (listener) => subscribe('belfry://open', listener),
     };
   }
 
@@ -73,8 +72,8 @@ export class TauriPlatform implements Platform {
 
   /** Waits for the app's start-up (the bundled server signs in by itself). */
   async init(): Promise<void> {
-    this.current = await call<DesktopSession>('session');
-    await listen<DesktopSession>('belfry://session', (e) => this.adopt(e.payload));
+    this.current = await call('session', {});
+    await listen<Events['belfry://session']>('belfry://session', (e) => this.adopt(e.payload));
   }
 
   private adopt(s: DesktopSession) {
@@ -93,7 +92,7 @@ export class TauriPlatform implements Platform {
   async signIn(email: string, password: string): Promise<Session> {
     this.signingIn = true;
     try {
-      const s = await call<DesktopSession>('sign_in', { email, password });
+      const s = await call('sign_in', { email, password });
       this.current = s;
       return { email: s.email ?? email };
     } finally {
@@ -102,7 +101,7 @@ export class TauriPlatform implements Platform {
   }
 
   async signOut(): Promise<void> {
-    await call<void>('sign_out');
+    await call('sign_out', {});
     if (this.current) this.current = { ...this.current, email: null };
   }
 
@@ -113,35 +112,35 @@ export class TauriPlatform implements Platform {
 
   openStream(onEvent: (event: StreamEvent) => void): () => void {
     // Once listening, the core repeats the status and `ready`.
-    return subscribe<StreamEvent>('belfry://event', onEvent, () => void invoke('attach'));
+    return subscribe('belfry://event', onEvent, () => void call('attach', {}));
   }
 
   listNotifications(query: InboxQuery): Promise<InboxPage> {
-    return call<InboxPage>('history', { query });
+    return call('history', { query });
   }
 
   markRead(request: MarkReadRequest): Promise<UnreadCounts> {
-    return call<UnreadCounts>('mark_read', { request });
+    return call('mark_read', { request });
   }
 
   markUnread(ids: number[]): Promise<UnreadCounts> {
-    return call<UnreadCounts>('mark_unread', { ids });
+    return call('mark_unread', { ids });
   }
 
   ack(id: number, note?: string, force?: boolean): Promise<AckEvent> {
-    return call<AckEvent>('ack', { id, note: note ?? null, force: force ?? null });
+    return call('ack', { id, note: note ?? null, force: force ?? null });
   }
 
-  release(id: number, force?: boolean): Promise<void> {
-    return call<void>('release', { id, force: force ?? null });
+  async release(id: number, force?: boolean): Promise<void> {
+    await call('release', { id, force: force ?? null });
   }
 
   getPreferences(): Promise<Preferences> {
-    return call<Preferences>('get_preferences');
+    return call('get_preferences', {});
   }
 
   putPreferences(preferences: Preferences): Promise<Preferences> {
-    return call<Preferences>('put_preferences', { preferences });
+    return call('put_preferences', { preferences });
   }
 
   /** Native pop-ups carry their own sound (the OS plays it). */
@@ -151,10 +150,14 @@ export class TauriPlatform implements Platform {
 }
 
 /** Listens to a core event until the returned function is called; `onListening` runs once events can arrive. */
-function subscribe<T>(event: string, listener: (payload: T) => void, onListening?: () => void): () => void {
+function subscribe<K extends keyof Events>(
+  event: K,
+  listener: (payload: Events[K]) => void,
+  onListening?: () => void,
+): () => void {
   let unlisten: UnlistenFn | null = null;
   let closed = false;
-  void listen<T>(event, (e) => {
+  void listen<Events[K]>(event, (e) => {
     if (!closed) listener(e.payload);
   }).then((u) => {
     if (closed) {
