@@ -67,7 +67,7 @@ echo "== tests" >&2
 # The replica tests run the server binary as separate processes, the client
 # tests the `belfry` CLI (cargo builds only a package's own binaries for its
 # tests); the desktop end-to-end test runs the app under Xvfb
-# (src-tauri/tests/desktop_e2e.rs).
+# (src-tauri/tests/desktop_e2e/).
 cargo build --locked -p belfry-server -p belfry-cli
 if cargo nextest --version >/dev/null 2>&1; then
   run_tests() { cargo nextest run --locked --no-fail-fast "$@"; }

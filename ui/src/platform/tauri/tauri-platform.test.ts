@@ -1,6 +1,6 @@
 // The Tauri platform against Tauri's own IPC mock: commands, their errors
 // and the core's events, without the app. (The real app is exercised end to
-// end by src-tauri/tests/desktop_e2e.rs.)
+// end by src-tauri/tests/desktop_e2e/.)
 
 import { emit } from '@tauri-apps/api/event';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
