@@ -11,10 +11,11 @@ set -euo pipefail
 # OpenSSL; its tests run under Xvfb with WebKitWebDriver, and ImageMagick
 # takes the screenshots. nginx (nginx-light) is the real reverse proxy the
 # client-address tests sign in through; sqlite3 takes the backups that the
-# restore test restores, as docs/operations.md does.
+# restore test restores, as docs/operations.md does. python3-venv holds the
+# independent receivers the channel tests check Belfry's output with.
 packages=(build-essential pkg-config ca-certificates postgresql redis-server dbus-bin dbus-daemon gnome-keyring chromium
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev
-  xvfb xauth x11-utils webkit2gtk-driver imagemagick nginx-light sqlite3)
+  xvfb xauth x11-utils webkit2gtk-driver imagemagick nginx-light sqlite3 python3-venv)
 
 missing=()
 for pkg in "${packages[@]}"; do
@@ -31,4 +32,16 @@ fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: no Rust toolchain found. Install it with rustup (https://rustup.rs), then run this again." >&2
   exit 1
+fi
+
+# The channel tests' receivers (tests/receivers/): Python libraries pinned in
+# requirements.txt, in a virtual environment at .venv, reinstalled only when
+# that file changes.
+cd "$(dirname "$0")/.."
+if ! cmp -s tests/receivers/requirements.txt .venv/installed-requirements.txt; then
+  echo "setup: installing the test receivers' Python libraries into .venv" >&2
+  rm -rf .venv
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check -r tests/receivers/requirements.txt
+  cp tests/receivers/requirements.txt .venv/installed-requirements.txt
 fi

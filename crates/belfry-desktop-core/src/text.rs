@@ -33,11 +33,7 @@ pub fn escape_markup(text: &str) -> String {
 
 /// The severity in words, for titles.
 pub fn severity_word(s: Severity) -> &'static str {
-    match s {
-        Severity::Info => "Info",
-        Severity::Warning => "Warning",
-        Severity::Critical => "Critical",
-    }
+    s.label()
 }
 
 /// A kind (`backup.failed`, `disk_full`) in words (`backup failed`).

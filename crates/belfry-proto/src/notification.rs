@@ -38,6 +38,15 @@ impl Severity {
             Severity::Critical => "critical",
         }
     }
+
+    /// The severity in words, for titles: `Info`, `Warning`, `Critical`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Info => "Info",
+            Severity::Warning => "Warning",
+            Severity::Critical => "Critical",
+        }
+    }
 }
 
 impl fmt::Display for Severity {

@@ -76,6 +76,8 @@ pub enum StartError {
     Key(#[from] crate::auth::KeyError),
     #[error(transparent)]
     Broker(#[from] crate::broker::BrokerError),
+    #[error(transparent)]
+    Channel(#[from] crate::channels::ChannelError),
 }
 
 impl StartError {
@@ -203,6 +205,15 @@ impl Server {
                 )))
             })
             .transpose()?;
+        // Checked again with the port actually bound (`listen` may say 0),
+        // so that no channel points back at this server.
+        let channels = Arc::new(crate::channels::Channels::new(
+            &config.channels,
+            &crate::channels::SelfAddress {
+                listen_port: listener.local_addr().ok().map(|a| a.port()),
+                public_url: config.public_url.clone(),
+            },
+        )?);
         let config_limits = (config.max_streams_per_user, config.max_streams);
         Ok(Self {
             state: AppState {
@@ -221,6 +232,7 @@ impl Server {
                 restores,
                 revocations: Arc::new(tokio::sync::watch::Sender::new(Arc::from([]))),
                 shutdown,
+                channels,
             },
             listener,
             health,

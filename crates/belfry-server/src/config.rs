@@ -20,10 +20,14 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, FromArgMatches as _};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
+
+use crate::channels::{ChannelSettings, Channels, SelfAddress};
 
 /// Where the server listens when nothing says otherwise: loopback only, so a
 /// fresh install is never reachable from the network by accident.
@@ -131,6 +135,12 @@ pub struct Config {
     /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` is believed
     /// (see `client_addr`); empty: the TCP peer is the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Where admins reach this server (`https://belfry.shop.example/`), for
+    /// links in what channels send; `None`: messages carry no link back.
+    pub public_url: Option<url::Url>,
+    /// Outbound channels by name, as declared (validated by
+    /// [`Config::validate`]; [`crate::channels::Channels`] is the usable set).
+    pub channels: BTreeMap<String, ChannelSettings>,
 }
 
 impl Config {
@@ -144,6 +154,17 @@ impl Config {
     /// Path of the SQLite database.
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("belfry.db")
+    }
+
+    /// The declared channels, validated: none points back at this server.
+    pub fn outbound_channels(&self) -> Result<Channels, crate::channels::ChannelError> {
+        Channels::new(
+            &self.channels,
+            &SelfAddress {
+                listen_port: Some(self.listen.port()),
+                public_url: self.public_url.clone(),
+            },
+        )
     }
 
     /// Path of the generated HS256 secret.
@@ -358,6 +379,13 @@ pub struct Settings {
         default_value = "belfry:bus"
     )]
     pub broker_channel: String,
+    /// Where admins reach this server, like https://belfry.shop.example (links in what channels send) [default: no links].
+    #[arg(long, global = true, env = "BELFRY_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Outbound channels (`[channels.NAME]` tables): in the file only, since
+    /// each carries a secret; see docs/operations.md.
+    #[arg(skip)]
+    pub channels: BTreeMap<String, ChannelSettings>,
 }
 
 impl Default for Settings {
@@ -438,6 +466,10 @@ impl Settings {
             unreachable!("settings serialize as an object");
         };
         for (key, value) in values {
+            // File-only keys have no flag or variable to come from.
+            if key == "channels" {
+                continue;
+            }
             if matches!(
                 matches.value_source(&key),
                 Some(ValueSource::EnvVariable | ValueSource::CommandLine)
@@ -516,6 +548,19 @@ impl Settings {
             broker_channel: given(Some(self.broker_channel))
                 .unwrap_or_else(|| Settings::default().broker_channel),
             trusted_proxies,
+            public_url: given(self.public_url)
+                .map(|raw| {
+                    url::Url::parse(raw.trim())
+                        .ok()
+                        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                        .ok_or_else(|| {
+                            ConfigError::Invalid(format!(
+                                "public_url: `{raw}` is not an http(s) URL like https://belfry.shop.example"
+                            ))
+                        })
+                })
+                .transpose()?,
+            channels: self.channels,
         };
         config.validate()?;
         Ok(config)
@@ -684,6 +729,8 @@ impl Config {
         if self.store_pool_size == 0 {
             return invalid("store_pool_size must be at least 1");
         }
+        self.outbound_channels()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         if self.demo && self.demo_per_minute == 0 {
             return invalid("demo_per_minute must be at least 1 when demo is on");
         }

@@ -17,6 +17,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod broker;
+pub mod channels;
 pub mod client_addr;
 pub mod config;
 pub mod conn;

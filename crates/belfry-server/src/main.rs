@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use belfry_proto::Severity;
 use belfry_server::admin::{self, Accounts, TokenRequest};
 use belfry_server::config::{self, Config, JwtAlgorithm, Settings};
 use clap::{ArgMatches, Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
@@ -34,6 +35,8 @@ enum Command {
     User(Box<UserArgs>),
     /// After restoring a backup: start new ids above any handed out before, so clients that saw them refetch instead of missing notifications.
     Restore(Box<RestoreArgs>),
+    /// List the outbound channels of the configuration, or send one a test message.
+    Channel(Box<ChannelArgs>),
 }
 
 /// The settings every command reads: file, then BELFRY_* variables, then
@@ -55,6 +58,36 @@ struct RestoreArgs {
     /// A SQLite backup to put in place of the data directory's database first (the server must be stopped). Without it, the configured store is taken as restored already (after pg_restore, say).
     #[arg(long, value_name = "FILE")]
     from: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ChannelArgs {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: ChannelCommand,
+}
+
+#[derive(Subcommand)]
+enum ChannelCommand {
+    /// List the configured channels: name, type and where they send (no secrets).
+    List,
+    /// Send a test message through a channel, and say how it went.
+    Test {
+        /// The channel's name (`[channels.NAME]` in the configuration file).
+        name: String,
+        /// The severity of the test message.
+        #[arg(long, value_enum, default_value = "warning")]
+        severity: SeverityArg,
+    },
+}
+
+/// A severity on the command line.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SeverityArg {
+    Info,
+    Warning,
+    Critical,
 }
 
 #[derive(Args)]
@@ -148,7 +181,7 @@ fn main() -> ExitCode {
         &mut warnings,
     );
     let mut command = Cli::command();
-    for name in ["token", "user", "restore"] {
+    for name in ["token", "user", "restore", "channel"] {
         command = command.mut_subcommand(name, |sub| {
             sub.mut_args(|arg| {
                 let serving = arg.get_help_heading() == Some(config::SERVING);
@@ -165,6 +198,7 @@ fn main() -> ExitCode {
         Command::Token(args) => &args.common,
         Command::User(args) => &args.common,
         Command::Restore(args) => &args.common,
+        Command::Channel(args) => &args.common,
     };
     let config = common.load(matches, &mut warnings);
     for warning in &warnings {
@@ -175,6 +209,7 @@ fn main() -> ExitCode {
         Command::Token(args) => token(&args, &config),
         Command::User(args) => user(args.command, &config),
         Command::Restore(args) => restore(args.from, &config),
+        Command::Channel(args) => channel(args.command, &config),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -259,6 +294,40 @@ fn restore(from: Option<PathBuf>, config: &Config) -> anyhow::Result<()> {
         restore.floor, restore.base
     );
     Ok(())
+}
+
+fn channel(command: ChannelCommand, config: &Config) -> anyhow::Result<()> {
+    let channels = config.outbound_channels()?;
+    match command {
+        ChannelCommand::List => {
+            if channels.is_empty() {
+                eprintln!(
+                    "no channels configured: add [channels.NAME] tables to the configuration file (docs/operations.md, Channels)"
+                );
+            }
+            for c in channels.iter() {
+                println!("{:<24} {:<8} {}", c.name, c.kind().as_str(), c.target());
+            }
+            Ok(())
+        }
+        ChannelCommand::Test { name, severity } => {
+            let severity = match severity {
+                SeverityArg::Info => Severity::Info,
+                SeverityArg::Warning => Severity::Warning,
+                SeverityArg::Critical => Severity::Critical,
+            };
+            let runtime =
+                tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+            let report = runtime.block_on(belfry_server::channels::send_test(
+                &channels,
+                &name,
+                severity,
+                config.public_url.as_ref(),
+            ))?;
+            println!("{report}");
+            Ok(())
+        }
+    }
 }
 
 fn read_password(from_stdin: bool) -> anyhow::Result<String> {

@@ -37,4 +37,6 @@ pub struct AppState {
     pub revocations: Arc<tokio::sync::watch::Sender<Arc<[Revocation]>>>,
     /// Cancelled on shutdown: every open stream ends itself when it fires.
     pub shutdown: CancellationToken,
+    /// The outbound channels of the configuration.
+    pub channels: Arc<crate::channels::Channels>,
 }

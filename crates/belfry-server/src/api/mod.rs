@@ -1,6 +1,7 @@
 //! HTTP routes. Each module contributes its own part of the router.
 
 mod auth;
+mod channels;
 pub(crate) mod events;
 pub(crate) mod health;
 mod inbox;
@@ -25,6 +26,7 @@ pub fn router(state: AppState) -> Router {
         .merge(publish::routes())
         .merge(inbox::routes())
         .merge(auth::routes())
+        .merge(channels::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             body_in_time,
