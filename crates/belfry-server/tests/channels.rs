@@ -434,3 +434,469 @@ fn serve_refuses_a_bad_channel_at_start_naming_it() {
         text(&out.stderr)
     );
 }
+
+/// A running `smtp_receiver.py` (aiosmtpd); killed when dropped.
+struct SmtpReceiver {
+    child: Child,
+    lines: BufReader<ChildStdout>,
+    port: u16,
+}
+
+impl SmtpReceiver {
+    fn start(args: &[&str]) -> Self {
+        let python = workspace().join(".venv/bin/python3");
+        assert!(
+            python.exists(),
+            "{} is missing: run scripts/setup.sh (it installs the test receivers' libraries)",
+            python.display()
+        );
+        let mut child = Command::new(python)
+            .arg(workspace().join("tests/receivers/smtp_receiver.py"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the SMTP receiver starts");
+        let mut lines = BufReader::new(child.stdout.take().expect("piped"));
+        let first = read_line(&mut lines);
+        let port = first["port"].as_u64().expect("the receiver says its port") as u16;
+        SmtpReceiver { child, lines, port }
+    }
+
+    /// The next message it accepted.
+    fn next(&mut self) -> Value {
+        read_line(&mut self.lines)
+    }
+}
+
+impl Drop for SmtpReceiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A throwaway CA and a certificate it signed for 127.0.0.1 and localhost,
+/// made with the `openssl` command: (dir, CA file, certificate, key).
+fn test_ca() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("the openssl command runs (Debian: apt-get install openssl)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            text(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=Belfry test CA",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=localhost",
+            ],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        path("server.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
+         keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
+    let (ca, cert, key) = (path("ca.pem"), path("server.pem"), path("server.key"));
+    (dir, ca, cert, key)
+}
+
+fn str_of(value: &Value) -> &str {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a string: {value}"))
+}
+
+#[test]
+fn an_email_channel_sends_text_and_html_over_plain_smtp_to_loopback() {
+    let mut receiver = SmtpReceiver::start(&[]);
+    let config = format!(
+        "public_url = \"https://belfry.shop.example\"\n\
+         [channels.ops-email]\ntype = \"email\"\nhost = \"127.0.0.1\"\nport = {}\n\
+         security = \"none\"\nfrom = \"Belfry <belfry@shop.example>\"\n\
+         to = [\"ops@shop.example\", \"Ann <ann@shop.example>\"]\n",
+        receiver.port
+    );
+    let listed = channel(&config, &["list"]);
+    assert!(
+        text(&listed.stdout).contains(&format!(
+            "ops@shop.example, ann@shop.example via 127.0.0.1:{} (none)",
+            receiver.port
+        )),
+        "{}",
+        text(&listed.stdout)
+    );
+    let out = channel(&config, &["test", "ops-email", "--severity", "critical"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("sent a test message through `ops-email` (email to"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stdout).contains("answered 250"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let got = receiver.next();
+    assert_eq!(got["mail_from"], "belfry@shop.example", "{got}");
+    assert_eq!(
+        got["rcpt_tos"],
+        serde_json::json!(["ops@shop.example", "ann@shop.example"])
+    );
+    assert_eq!(got["tls"], Value::Null);
+    assert_eq!(got["login"], Value::Null);
+    assert_eq!(got["defects"], serde_json::json!([]), "{got}");
+    assert_eq!(
+        got["subject"],
+        "[Belfry] Critical: Test message from Belfry (test)"
+    );
+    let headers = &got["headers"];
+    assert_eq!(
+        headers["From"],
+        serde_json::json!(["Belfry <belfry@shop.example>"])
+    );
+    assert_eq!(
+        headers["To"],
+        serde_json::json!(["ops@shop.example, Ann <ann@shop.example>"])
+    );
+    assert_eq!(
+        headers["Auto-Submitted"],
+        serde_json::json!(["auto-generated"])
+    );
+    let id = str_of(&headers["Message-ID"][0]);
+    assert!(
+        id.starts_with("<msg_test_") && id.ends_with("@shop.example>"),
+        "{id}"
+    );
+    assert_eq!(got["content_type"], "multipart/alternative");
+    assert_eq!(got["parts"], serde_json::json!(["text/plain", "text/html"]));
+
+    let plain = str_of(&got["text"]);
+    assert!(
+        plain.starts_with("Critical: Test message from Belfry\n"),
+        "{plain}"
+    );
+    // The sample body quotes the channel name in backticks; the link is the
+    // public URL.
+    assert!(
+        plain.contains("the channel `ops-email` reaches you"),
+        "{plain}"
+    );
+    assert!(
+        plain.contains("Open in Belfry: https://belfry.shop.example/"),
+        "{plain}"
+    );
+    let html = str_of(&got["html"]);
+    assert!(
+        html.contains(
+            "<h1 style=\"margin:0 0 12px;font-size:18px;\">Test message from Belfry</h1>"
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains("<a href=\"https://belfry.shop.example/\""),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn publisher_text_in_an_email_is_escaped_in_html_and_starts_no_header() {
+    // `channel test` sends a fixed sample; a publisher's text goes through
+    // the same channel, so send one through the library against the same
+    // receiver, and let Python's email package read it.
+    use belfry_server::channels::{ChannelSettings, Channels, Message, Outcome, SelfAddress};
+    let mut receiver = SmtpReceiver::start(&[]);
+    let settings = format!(
+        "type = \"email\"\nhost = \"localhost\"\nport = {}\nsecurity = \"none\"\n\
+         from = \"belfry@shop.example\"\nto = [\"ops@shop.example\"]\n",
+        receiver.port
+    );
+    let settings: ChannelSettings = toml::from_str(&settings).unwrap();
+    let channels = Channels::new(
+        &[("mail".to_owned(), settings)].into_iter().collect(),
+        &SelfAddress::default(),
+    )
+    .unwrap();
+    let mut message = Message::test(
+        belfry_proto::Severity::Critical,
+        "mail",
+        Some(&url::Url::parse("https://belfry.shop.example/#/n/42").unwrap()),
+    );
+    message.id = "msg_2JxQ9".to_owned();
+    message.notification.title =
+        "Disk <b>full</b> on \"db-1\"\r\nBcc: victim@evil.example".to_owned();
+    message.notification.body = Some("<script>alert('x')</script> & more".to_owned());
+    message.notification.link = Some("https://status.example/?q=\"><b>x</b>".to_owned());
+    let outcome = channels.send(channels.get("mail").unwrap(), &message).await;
+    assert_eq!(outcome, Outcome::Delivered { status: 250 });
+
+    let got = receiver.next();
+    assert_eq!(
+        got["rcpt_tos"],
+        serde_json::json!(["ops@shop.example"]),
+        "{got}"
+    );
+    assert_eq!(got["defects"], serde_json::json!([]), "{got}");
+    let headers = got["headers"].as_object().unwrap();
+    assert!(
+        !headers.keys().any(|k| k.eq_ignore_ascii_case("bcc")),
+        "{got}"
+    );
+    assert_eq!(
+        got["subject"],
+        "[Belfry] Critical: Disk <b>full</b> on \"db-1\"  Bcc: victim@evil.example (test)"
+    );
+    assert_eq!(
+        headers["Message-ID"],
+        serde_json::json!(["<msg_2JxQ9@shop.example>"])
+    );
+    let html = str_of(&got["html"]);
+    assert!(
+        html.contains("Disk &lt;b&gt;full&lt;/b&gt; on &quot;db-1&quot;"),
+        "{html}"
+    );
+    assert!(
+        html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<a href=\"https://status.example/?q=%22%3E%3Cb%3Ex%3C/b%3E\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("<a href=\"https://belfry.shop.example/#/n/42\""),
+        "{html}"
+    );
+    assert!(!html.contains("<script") && !html.contains("<b>"), "{html}");
+    let plain = str_of(&got["text"]);
+    assert!(
+        plain.contains("<script>alert('x')</script> & more"),
+        "{plain}"
+    );
+}
+
+#[test]
+fn an_email_channel_upgrades_with_starttls_trusting_ca_file_and_logs_in() {
+    let (_dir, ca, cert, key) = test_ca();
+    let mut receiver = SmtpReceiver::start(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+        "--require-starttls",
+        "--auth",
+        "belfry:s3cret-pw",
+    ]);
+    let config = |host: &str, security: &str, password: &str, port: u16| {
+        format!(
+            "[channels.mail]\ntype = \"email\"\nhost = \"{host}\"\nport = {port}\n\
+             security = \"{security}\"\nusername = \"belfry\"\npassword = \"{password}\"\n\
+             from = \"belfry@shop.example\"\nto = [\"ops@shop.example\"]\nca_file = \"{}\"\n",
+            ca.display()
+        )
+    };
+    for host in ["127.0.0.1", "localhost"] {
+        let out = channel(
+            &config(host, "starttls", "s3cret-pw", receiver.port),
+            &["test", "mail"],
+        );
+        assert!(out.status.success(), "{host}: {}", text(&out.stderr));
+        let got = receiver.next();
+        assert_eq!(got["tls"], "starttls", "{got}");
+        assert_eq!(got["login"], "belfry", "{got}");
+        assert_eq!(
+            got["subject"],
+            "[Belfry] Warning: Test message from Belfry (test)"
+        );
+    }
+
+    // Without the CA the server's certificate is not trusted: nothing is
+    // sent, and a real delivery would be retried.
+    let untrusted = format!(
+        "[channels.mail]\ntype = \"email\"\nhost = \"127.0.0.1\"\nport = {}\n\
+         username = \"belfry\"\npassword = \"s3cret-pw\"\n\
+         from = \"belfry@shop.example\"\nto = [\"ops@shop.example\"]\n",
+        receiver.port
+    );
+    let out = channel(&untrusted, &["test", "mail"]);
+    assert!(!out.status.success());
+    let said = text(&out.stderr);
+    assert!(said.contains("would be retried"), "{said}");
+    assert!(said.contains("invalid peer certificate"), "{said}");
+    assert_eq!(
+        said.matches("UnknownIssuer").count(),
+        1,
+        "said once: {said}"
+    );
+
+    // The same server with implicit TLS (`security = "tls"`).
+    let mut implicit = SmtpReceiver::start(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+        "--implicit-tls",
+        "--auth",
+        "belfry:s3cret-pw",
+    ]);
+    let out = channel(
+        &config("127.0.0.1", "tls", "s3cret-pw", implicit.port),
+        &["test", "mail"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let got = implicit.next();
+    assert_eq!(got["tls"], "implicit", "{got}");
+    assert_eq!(got["login"], "belfry", "{got}");
+}
+
+#[test]
+fn a_refused_smtp_login_fails_the_test_quoting_the_server_not_the_password() {
+    let (_dir, ca, cert, key) = test_ca();
+    let receiver = SmtpReceiver::start(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+        "--require-starttls",
+        "--auth",
+        "belfry:s3cret-pw",
+    ]);
+    let config = format!(
+        "[channels.mail]\ntype = \"email\"\nhost = \"127.0.0.1\"\nport = {}\n\
+         username = \"belfry\"\npassword = \"wr0ng-hunter2\"\n\
+         from = \"belfry@shop.example\"\nto = [\"ops@shop.example\"]\nca_file = \"{}\"\n",
+        receiver.port,
+        ca.display()
+    );
+    let out = channel(&config, &["test", "mail"]);
+    assert!(!out.status.success());
+    let said = text(&out.stderr);
+    assert!(said.contains("answered 535"), "{said}");
+    assert!(said.contains("Authentication"), "{said}");
+    assert!(said.contains("check the channel's addresses"), "{said}");
+    let all = text(&out.stdout) + &said;
+    assert!(
+        !all.contains("wr0ng-hunter2") && !all.contains("hunter2"),
+        "{all}"
+    );
+
+    // And a server that offers no STARTTLS is not sent anything in the clear.
+    let plain = SmtpReceiver::start(&["--auth", "belfry:s3cret-pw"]);
+    let config = format!(
+        "[channels.mail]\ntype = \"email\"\nhost = \"127.0.0.1\"\nport = {}\n\
+         username = \"belfry\"\npassword = \"s3cret-pw\"\n\
+         from = \"belfry@shop.example\"\nto = [\"ops@shop.example\"]\n",
+        plain.port
+    );
+    let out = channel(&config, &["test", "mail"]);
+    assert!(!out.status.success());
+    let said = text(&out.stderr);
+    assert!(said.contains("STARTTLS"), "{said}");
+    assert!(!said.contains("s3cret-pw"), "{said}");
+}
+
+#[test]
+fn bad_email_channels_are_refused_naming_the_field() {
+    let base = "[channels.mail]\ntype = \"email\"\n";
+    let cases = [
+        (
+            "host = \"smtp.shop.example\"\nfrom = \"belfry\"\nto = [\"ops@shop.example\"]\n",
+            "channels.mail.from: `belfry` is not one email address",
+        ),
+        (
+            "host = \"smtp.shop.example\"\nfrom = \"b@shop.example\"\nto = [\"ops@shop.example\", \"not an address\"]\n",
+            "channels.mail.to: [1]: `not an address` is not one email address",
+        ),
+        (
+            "host = \"smtp.shop.example\"\nfrom = \"b@shop.example\"\nto = []\n",
+            "channels.mail.to: lists no address",
+        ),
+        (
+            "host = \"smtp.shop.example\"\nsecurity = \"none\"\nfrom = \"b@shop.example\"\nto = [\"ops@shop.example\"]\n",
+            "channels.mail.security: `none` sends the mail (and any password) unencrypted",
+        ),
+        (
+            "host = \"smtp.shop.example\"\npassword = \"hunter2\"\nfrom = \"b@shop.example\"\nto = [\"ops@shop.example\"]\n",
+            "channels.mail.password: is set without a `username`",
+        ),
+        (
+            "host = \"smtp.shop.example\"\nca_file = \"/nonexistent/ca.pem\"\nfrom = \"b@shop.example\"\nto = [\"ops@shop.example\"]\n",
+            "channels.mail.ca_file: /nonexistent/ca.pem: cannot be read",
+        ),
+        (
+            "host = \"smtp.shop.example\"\nsecurity = \"ssl\"\nfrom = \"b@shop.example\"\nto = [\"ops@shop.example\"]\n",
+            "unknown variant `ssl`",
+        ),
+    ];
+    for (rest, says) in cases {
+        let config = format!("{base}{rest}");
+        let out = channel(&config, &["list"]);
+        assert!(!out.status.success(), "{config}");
+        let said = text(&out.stderr);
+        assert!(said.contains(says), "{config}\n{said}");
+        assert!(!said.contains("hunter2"), "{said}");
+    }
+}

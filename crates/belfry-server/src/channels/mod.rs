@@ -7,17 +7,22 @@
 //! - `webhook`: a JSON POST signed per Standard Webhooks ([`webhook`]);
 //! - `slack`, `discord`, `teams`: their incoming webhooks, in each one's own
 //!   message format with publisher text escaped for it ([`chat`]);
-//! - `sms`: a text through an HTTP API with Twilio's request shape ([`sms`]).
+//! - `sms`: a text through an HTTP API with Twilio's request shape ([`sms`]);
+//! - `email`: a text and HTML email over SMTP to a list of addresses
+//!   ([`email`], through lettre).
 //!
 //! HTTP goes through reqwest (already the client's, with rustls): one client
 //! with connect and total timeouts and no redirects, so a channel cannot be
-//! bounced somewhere it was not configured to go.
+//! bounced somewhere it was not configured to go. SMTP goes through lettre,
+//! on the same rustls, with the same total timeout.
 
 pub mod chat;
+pub mod email;
 pub mod sms;
 pub mod webhook;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use belfry_proto::Notification;
@@ -30,7 +35,7 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest to wait for a connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Most of a refusing answer's body kept in the error, in characters.
-const ERROR_BODY_CHARS: usize = 200;
+pub(crate) const ERROR_BODY_CHARS: usize = 200;
 
 /// One channel as `belfry.toml` declares it, by `type`.
 #[derive(Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -62,6 +67,31 @@ pub enum ChannelSettings {
         /// the on-call phone.
         to: String,
     },
+    /// Email over SMTP.
+    Email {
+        /// The SMTP server's host name or IP address.
+        host: String,
+        /// [default: 587 for starttls, 465 for tls, 25 for none]
+        #[serde(default)]
+        port: Option<u16>,
+        /// `starttls` (required), `tls` (from the first byte) or `none`
+        /// (loopback hosts only) [default: starttls].
+        #[serde(default)]
+        security: email::Security,
+        /// AUTH, with `password` (both or neither).
+        #[serde(default)]
+        username: Option<String>,
+        #[serde(default)]
+        password: Option<String>,
+        /// The sender: `belfry@shop.example` or `Belfry <belfry@shop.example>`.
+        from: String,
+        /// Where to send (1 to 50 addresses): until admins have addresses of
+        /// their own, a fixed list.
+        to: Vec<String>,
+        /// A PEM file of a private CA to trust besides the public roots.
+        #[serde(default)]
+        ca_file: Option<PathBuf>,
+    },
 }
 
 impl std::fmt::Debug for ChannelSettings {
@@ -79,6 +109,7 @@ impl ChannelSettings {
             Self::Discord { .. } => ChannelKind::Discord,
             Self::Teams { .. } => ChannelKind::Teams,
             Self::Sms { .. } => ChannelKind::Sms,
+            Self::Email { .. } => ChannelKind::Email,
         }
     }
 }
@@ -91,6 +122,7 @@ pub enum ChannelKind {
     Discord,
     Teams,
     Sms,
+    Email,
 }
 
 impl ChannelKind {
@@ -101,6 +133,7 @@ impl ChannelKind {
             Self::Discord => "discord",
             Self::Teams => "teams",
             Self::Sms => "sms",
+            Self::Email => "email",
         }
     }
 }
@@ -117,6 +150,7 @@ enum Target {
     Webhook { url: Url, key: webhook::SigningKey },
     Chat { kind: ChannelKind, url: SecretUrl },
     Sms(sms::Sms),
+    Email(email::Email),
 }
 
 /// A URL that is itself a secret (Slack's, Discord's and Teams' webhook
@@ -140,6 +174,7 @@ impl Channel {
             Target::Webhook { .. } => ChannelKind::Webhook,
             Target::Chat { kind, .. } => *kind,
             Target::Sms(_) => ChannelKind::Sms,
+            Target::Email(_) => ChannelKind::Email,
         }
     }
 
@@ -150,6 +185,7 @@ impl Channel {
             Target::Webhook { url, .. } => url.to_string(),
             Target::Chat { url, .. } => shown(&url.0),
             Target::Sms(sms) => sms.target(),
+            Target::Email(email) => email.target(),
         }
     }
 }
@@ -201,15 +237,18 @@ impl Message {
 /// How a delivery went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// The receiver took it (its HTTP status).
+    /// The receiver took it (its HTTP status, or for email the SMTP reply
+    /// code).
     Delivered { status: u16 },
-    /// Worth another try: a timeout, no connection, 408, 429 or 5xx;
-    /// `after` is the receiver's `Retry-After`, when it gave one.
+    /// Worth another try: a timeout, no connection, 408, 429 or 5xx (for
+    /// email, a 4xx reply or a failed TLS handshake); `after` is the
+    /// receiver's `Retry-After`, when it gave one.
     Retry {
         reason: String,
         after: Option<Duration>,
     },
-    /// Refused for good (another 4xx): retrying would not help.
+    /// Refused for good (another 4xx; for email, a 5xx reply): retrying
+    /// would not help.
     Failed { reason: String },
 }
 
@@ -340,6 +379,28 @@ impl Channels {
                     )
                     .map_err(|(field, problem)| fail(field, problem))?,
                 ),
+                ChannelSettings::Email {
+                    host,
+                    port,
+                    security,
+                    username,
+                    password,
+                    from,
+                    to,
+                    ca_file,
+                } => Target::Email(
+                    email::Email::new(&email::Settings {
+                        host,
+                        port: *port,
+                        security: *security,
+                        username: username.as_deref(),
+                        password: password.as_deref(),
+                        from,
+                        to,
+                        ca_file: ca_file.as_deref(),
+                    })
+                    .map_err(|(field, problem)| fail(field, problem))?,
+                ),
             };
             channels.insert(
                 name.clone(),
@@ -409,6 +470,7 @@ impl Channels {
                 self.http.post(url.0.clone()).json(&body)
             }
             Target::Sms(sms) => sms.request(&self.http, message),
+            Target::Email(email) => return email.send(message).await,
         };
         match request.send().await {
             Ok(answer) => outcome_of(answer).await,
@@ -449,9 +511,10 @@ pub async fn send_test(
     let message = Message::test(severity, name, public_url);
     match channels.send(channel, &message).await {
         Outcome::Delivered { status } => Ok(format!(
-            "sent a test message through `{name}` ({} to {}): answered {status}",
+            "sent a test message through `{name}` ({} to {}): {}",
             channel.kind().as_str(),
-            channel.target()
+            channel.target(),
+            answered(status)
         )),
         Outcome::Retry { reason, .. } => Err(TestError::NotDelivered {
             name: name.to_owned(),
@@ -461,7 +524,12 @@ pub async fn send_test(
         Outcome::Failed { reason } => Err(TestError::NotDelivered {
             name: name.to_owned(),
             reason,
-            hint: " (check the channel's URL and secret)",
+            hint: match channel.kind() {
+                ChannelKind::Email => {
+                    " (check the channel's addresses, security, username and password)"
+                }
+                _ => " (check the channel's URL and secret)",
+            },
         }),
     }
 }
@@ -471,18 +539,37 @@ fn describe(e: reqwest::Error) -> String {
     if e.is_timeout() {
         return format!("no answer within {}s", SEND_TIMEOUT.as_secs());
     }
-    let mut words = if e.is_connect() {
-        "could not connect".to_owned()
-    } else {
-        e.to_string()
-    };
+    let mut causes = Vec::new();
     let mut source = std::error::Error::source(&e);
     while let Some(cause) = source {
-        words.push_str(": ");
-        words.push_str(&cause.to_string());
+        causes.push(cause.to_string());
         source = cause.source();
     }
-    words
+    if e.is_connect() {
+        // The innermost cause says why ("Connection refused (os error 111)");
+        // the layers above only repeat that it was a connect error.
+        return match causes.last() {
+            Some(why) => format!("could not connect: {why}"),
+            None => "could not connect".to_owned(),
+        };
+    }
+    std::iter::once(e.to_string())
+        .chain(causes)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+/// A receiver's success in words: `answered 200 OK` for HTTP, as a refusal
+/// reads `answered 400 Bad Request`; a bare code where HTTP names none
+/// (SMTP's `250`).
+pub fn answered(status: u16) -> String {
+    match reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+    {
+        Some(reason) => format!("answered {status} {reason}"),
+        None => format!("answered {status}"),
+    }
 }
 
 /// What an answer means for the delivery.
@@ -554,4 +641,43 @@ pub fn webhook_body(message: &Message) -> Vec<u8> {
 /// The auth token as the SMS API needs it.
 pub(crate) fn expose(secret: &SecretString) -> &str {
     secret.expose_secret()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_success_reads_like_a_refusal_and_smtp_codes_stay_bare() {
+        assert_eq!(answered(200), "answered 200 OK");
+        assert_eq!(answered(204), "answered 204 No Content");
+        assert_eq!(answered(250), "answered 250");
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        assert_eq!(retry_after(" 7 "), Some(Duration::from_secs(7)));
+        assert_eq!(
+            retry_after("Thu, 01 Jan 1970 00:00:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        let later =
+            httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(120));
+        let wait = retry_after(&later).unwrap();
+        assert!(
+            wait > Duration::from_secs(100) && wait <= Duration::from_secs(120),
+            "{wait:?}"
+        );
+        assert_eq!(retry_after("soon"), None);
+    }
+
+    #[test]
+    fn channel_names_are_lowercase_words() {
+        for good in ["ops", "ops-slack", "on_call2", "9"] {
+            assert!(valid_name(good), "{good}");
+        }
+        for bad in ["", "Ops", "-ops", "ops slack", "ops.slack", &"x".repeat(65)] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
 }
