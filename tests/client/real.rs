@@ -207,3 +207,38 @@ async fn ack_release_unread_and_preferences_reach_every_device_of_the_admin() {
         Err(Error::Status { status: 422, .. } | Error::Status { status: 400, .. })
     ));
 }
+
+#[tokio::test]
+async fn an_admin_lists_the_servers_channels_and_tests_one() {
+    let app = TestServer::spawn_with(|config| {
+        // Nothing listens on port 9 here: the test answers "would be retried".
+        config.channels.insert(
+            "ops-slack".into(),
+            belfry_server::channels::ChannelSettings::Slack {
+                url: "http://127.0.0.1:9/services/T0/B0/sEcReT".into(),
+            },
+        );
+    })
+    .await;
+    app.create_user("ann@shop.example", PASSWORD, true).await;
+    let client = Client::new(&app.base).unwrap();
+    client.login("ann@shop.example", PASSWORD).await.unwrap();
+
+    let list = client.channels().await.unwrap();
+    assert_eq!(list.channels.len(), 1);
+    assert_eq!(list.channels[0].kind, "slack");
+    assert!(!list.channels[0].target.contains("sEcReT"), "{list:?}");
+    let result = client
+        .test_channel("ops-slack", Some(belfry_proto::Severity::Critical))
+        .await
+        .unwrap();
+    assert_eq!(result.outcome, belfry_proto::ChannelOutcome::Retry);
+    assert!(result.detail.contains("could not connect"), "{result:?}");
+    // A name is one path segment: `..` cannot reach another route.
+    for name in ["nowhere", "..", "ops-slack/../../notifications"] {
+        match client.test_channel(name, None).await {
+            Err(Error::Status { status: 404, .. }) => {}
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+}

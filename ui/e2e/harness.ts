@@ -86,12 +86,15 @@ export async function startServer(dataDir: string, port = 0, extraArgs: string[]
 }
 
 /** Starts a suite: a data directory with these admins, a publish token, the server and the browser. */
-export async function setUp(admins: { email: string; password: string }[]): Promise<{ dataDir: string; token: string; server: Server; browser: Browser }> {
+export async function setUp(
+  admins: { email: string; password: string }[],
+  serverArgs: string[] = [],
+): Promise<{ dataDir: string; token: string; server: Server; browser: Browser }> {
   checkPrerequisites();
   const dataDir = tempDataDir();
   for (const a of admins) addAdmin(dataDir, a.email, a.password);
   const token = publishToken(dataDir);
-  const server = await startServer(dataDir);
+  const server = await startServer(dataDir, 0, serverArgs);
   const browser = await launchBrowser();
   return { dataDir, token, server, browser };
 }

@@ -1,5 +1,8 @@
 //! The web UI against the real server in real headless Chromium.
 
+import { writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +15,8 @@ import {
   signIn,
   startServer,
   tearDown,
+  tempDataDir,
+  removeDir,
   until,
   watchPage,
   type Server,
@@ -60,11 +65,44 @@ function shot(page: Page, name: string) {
   return page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
 }
 
+/** What the test channel's receiver got: each request's headers and body. */
+const received: { headers: IncomingHttpHeaders; body: string }[] = [];
+let receiver: HttpServer;
+let configDir: string;
+
+/** A channel receiver on a free port that takes every POST (200). */
+async function startReceiver(): Promise<number> {
+  receiver = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      received.push({ headers: req.headers, body });
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((done) => receiver.listen(0, '127.0.0.1', done));
+  return (receiver.address() as AddressInfo).port;
+}
+
 beforeAll(async () => {
-  ({ dataDir, token, server, browser } = await setUp([ALICE, BOB, CAROL]));
+  const port = await startReceiver();
+  // Two channels: one that answers, one where nothing listens (port 9 is discard, closed here).
+  configDir = tempDataDir();
+  const config = join(configDir, 'belfry.toml');
+  writeFileSync(
+    config,
+    `[channels.ops-webhook]\ntype = "webhook"\nurl = "http://127.0.0.1:${port}/hooks"\nsecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"\n` +
+      `[channels.gone]\ntype = "slack"\nurl = "http://127.0.0.1:9/services/x"\n`,
+  );
+  ({ dataDir, token, server, browser } = await setUp([ALICE, BOB, CAROL], ['--config', config]));
 });
 
-afterAll(() => tearDown({ contexts, browser, server, dataDir }));
+afterAll(async () => {
+  await tearDown({ contexts, browser, server, dataDir });
+  await new Promise((done) => receiver.close(done));
+  removeDir(configDir);
+});
 
 describe('Belfry web UI', () => {
   it('explains a wrong password, then signs in and goes live', async () => {
@@ -311,6 +349,29 @@ describe('Belfry web UI', () => {
     expect(await a2.page.getByTestId('muted-kind').filter({ hasText: 'shipment.updated' }).textContent()).toContain('until');
     await a1.ctx.close();
     await a2.ctx.close();
+  });
+
+  it('lists the server\'s channels in Settings and sends a test message through one', async () => {
+    const a = await open(ALICE.email, ALICE.password);
+    await a.page.getByRole('link', { name: 'Settings' }).click();
+    const channel = a.page.getByTestId('channel-ops-webhook');
+    await channel.waitFor();
+    expect(await channel.textContent()).toContain('webhook');
+    // The secret is the server's alone.
+    expect(await a.page.getByTestId('channels').textContent()).not.toContain('whsec_');
+    await a.page.getByTestId('channel-test-ops-webhook').click();
+    await until(async () => (await a.page.getByTestId('channel-result-ops-webhook').count()) === 1, 'test result shown');
+    expect(await a.page.getByTestId('channel-result-ops-webhook').textContent()).toBe('Delivered (answered 200 OK)');
+    expect(received).toHaveLength(1);
+    const [got] = received;
+    expect(got?.headers['webhook-signature']).toMatch(/^v1,/);
+    expect(JSON.parse(got?.body ?? '{}')).toMatchObject({ reason: 'test', notification: { severity: 'warning' } });
+
+    await a.page.getByTestId('channel-test-gone').click();
+    await until(async () => (await a.page.getByTestId('channel-result-gone').count()) === 1, 'failed test shown');
+    expect(await a.page.getByTestId('channel-result-gone').textContent()).toContain('a real alert would be retried');
+    await shot(a.page, 'settings-channels');
+    await a.ctx.close();
   });
 
   it('lays out the inbox in dark and light, wide and at 360 px', async () => {

@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use belfry_proto::{
-    AckEvent, AckRequest, InboxPage, LoginRequest, MarkRead, NewNotification, Notification,
-    Preferences, RefreshRequest, Severity, TokenResponse, UnreadAnswer,
+    AckEvent, AckRequest, ChannelList, ChannelTest, ChannelTestResult, InboxPage, LoginRequest,
+    MarkRead, NewNotification, Notification, Preferences, RefreshRequest, Severity, TokenResponse,
+    UnreadAnswer,
 };
 use reqwest::{Method, RequestBuilder, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
@@ -294,6 +295,24 @@ impl Client {
             .await
     }
 
+    /// `GET /api/admin/channels`: the outbound channels configured on the
+    /// server, without their secrets.
+    pub async fn channels(&self) -> Result<ChannelList, Error> {
+        self.call(Method::GET, "api/admin/channels", |r| r).await
+    }
+
+    /// `POST /api/admin/channels/{name}/test`: sends a test message through
+    /// channel `name`; the answer says how the receiver took it.
+    pub async fn test_channel(
+        &self,
+        name: &str,
+        severity: Option<Severity>,
+    ) -> Result<ChannelTestResult, Error> {
+        let path = format!("api/admin/channels/{}/test", path_segment(name));
+        let body = ChannelTest { severity };
+        self.call(Method::POST, &path, |r| r.json(&body)).await
+    }
+
     /// `POST /api/notifications` with a publish token; `idempotency_key`
     /// makes a retried publish store the notification once.
     pub async fn publish(
@@ -396,8 +415,30 @@ async fn json<T: DeserializeOwned>(res: reqwest::Response) -> Result<T, Error> {
     serde_json::from_slice(&bytes).map_err(|e| Error::Protocol(format!("invalid JSON: {e}")))
 }
 
+/// `segment` percent-encoded for a URL path: letters, digits, `-` and `_`
+/// stay (all a channel name may hold), so a name never adds a path segment
+/// or a query.
+fn path_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_channel_name_is_one_path_segment_whatever_it_holds() {
+        assert_eq!(path_segment("ops-slack_2"), "ops-slack_2");
+        assert_eq!(path_segment("../x?y#z"), "%2E%2E%2Fx%3Fy%23z");
+        assert_eq!(path_segment("é"), "%C3%A9");
+    }
     use super::*;
 
     #[test]

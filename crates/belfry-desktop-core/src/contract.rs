@@ -26,7 +26,8 @@
 //! `ui/src/platform/tauri/tauri-platform.ts`.
 
 use belfry_proto::{
-    AckEvent, ErrorKind, InboxPage, InboxQuery, MarkRead, Preferences, Severity, UnreadCounts,
+    AckEvent, ChannelList, ChannelTestResult, ErrorKind, InboxPage, InboxQuery, MarkRead,
+    Preferences, Severity, UnreadCounts,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -176,6 +177,23 @@ pub struct TestNotificationArgs {
     pub severity: Severity,
 }
 
+/// Arguments of `channels`: none.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct ChannelsArgs {}
+
+/// Sends a test message through the server's outbound channel `name`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct TestChannelArgs {
+    pub name: String,
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub severity: Option<Severity>,
+}
+
 /// Binds each argument type to its command's name and answer, and lists the
 /// commands for the TypeScript (one list: the order of `Commands`).
 macro_rules! commands {
@@ -221,6 +239,8 @@ commands! {
     PutPreferencesArgs => "put_preferences" -> Preferences,
     AutostartArgs => "autostart" -> bool,
     TestNotificationArgs => "test_notification" -> (),
+    ChannelsArgs => "channels" -> ChannelList,
+    TestChannelArgs => "test_channel" -> ChannelTestResult,
 }
 
 /// One command for the TypeScript.

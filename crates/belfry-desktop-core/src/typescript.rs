@@ -26,7 +26,7 @@ pub const REGENERATE: &str = "cargo run -p belfry-desktop-core --features ts --e
 pub const OUTPUT: &str = "ui/src/platform/generated/desktop.ts";
 
 /// The wire types the declarations below refer to.
-const IMPORTS: &str = "import type {\n  AckEvent,\n  ErrorKind,\n  InboxPage,\n  InboxQuery,\n  MarkRead,\n  Notification,\n  Preferences,\n  ReadEvent,\n  Severity,\n  UnreadCounts,\n} from '../../lib/types';";
+const IMPORTS: &str = "import type {\n  AckEvent,\n  ChannelList,\n  ChannelTestResult,\n  ErrorKind,\n  InboxPage,\n  InboxQuery,\n  MarkRead,\n  Notification,\n  Preferences,\n  ReadEvent,\n  Severity,\n  UnreadCounts,\n} from '../../lib/types';";
 
 /// The file's contents.
 pub fn render() -> String {

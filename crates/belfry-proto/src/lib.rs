@@ -8,6 +8,7 @@
 
 mod account;
 pub mod backoff;
+mod channels;
 mod error;
 mod inbox;
 mod kinds;
@@ -19,6 +20,7 @@ pub mod typescript;
 pub use account::{
     LoginRequest, MutedKind, Preferences, QuietHours, RefreshRequest, Sounds, TokenResponse,
 };
+pub use channels::{ChannelInfo, ChannelList, ChannelOutcome, ChannelTest, ChannelTestResult};
 pub use error::{ErrorBody, ErrorDetail, ErrorKind};
 pub use inbox::{
     Ack, AckEvent, AckRequest, Actor, InboxItem, InboxPage, InboxQuery, MAX_ACK_NOTE_CHARS,

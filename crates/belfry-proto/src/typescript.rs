@@ -34,10 +34,10 @@ use ts_rs::{Config, TS};
 
 use crate::sse::{Expired, Ready, Reset};
 use crate::{
-    Ack, AckEvent, AckRequest, Actor, ErrorBody, ErrorDetail, ErrorKind, InboxItem, InboxPage,
-    InboxQuery, LoginRequest, MarkRead, MutedKind, NewNotification, Notification, Preferences,
-    QuietHours, ReadEvent, RefreshRequest, Severity, Sounds, TokenResponse, UnreadAnswer,
-    UnreadCounts,
+    Ack, AckEvent, AckRequest, Actor, ChannelInfo, ChannelList, ChannelOutcome, ChannelTest,
+    ChannelTestResult, ErrorBody, ErrorDetail, ErrorKind, InboxItem, InboxPage, InboxQuery,
+    LoginRequest, MarkRead, MutedKind, NewNotification, Notification, Preferences, QuietHours,
+    ReadEvent, RefreshRequest, Severity, Sounds, TokenResponse, UnreadAnswer, UnreadCounts,
 };
 
 /// The command that rewrites the generated file.
@@ -77,6 +77,12 @@ const DECLARATIONS: &[fn(&Config) -> String] = &[
     declaration::<LoginRequest>,
     declaration::<RefreshRequest>,
     declaration::<TokenResponse>,
+    // Outbound channels.
+    declaration::<ChannelInfo>,
+    declaration::<ChannelList>,
+    declaration::<ChannelTest>,
+    declaration::<ChannelOutcome>,
+    declaration::<ChannelTestResult>,
     // Errors.
     declaration::<ErrorBody>,
     declaration::<ErrorDetail>,

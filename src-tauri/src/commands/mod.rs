@@ -8,6 +8,7 @@
 //! generated from. [`handler!`](crate::handler) lists them, checking at compile
 //! time that each function is named as its contract says.
 
+pub mod channels;
 pub mod inbox;
 pub mod preferences;
 pub mod session;
@@ -107,6 +108,8 @@ macro_rules! with_commands {
             preferences::put_preferences => belfry_desktop_core::contract::PutPreferencesArgs,
             preferences::autostart => belfry_desktop_core::contract::AutostartArgs,
             test_notification::test_notification => belfry_desktop_core::contract::TestNotificationArgs,
+            channels::channels => belfry_desktop_core::contract::ChannelsArgs,
+            channels::test_channel => belfry_desktop_core::contract::TestChannelArgs,
         )
     };
 }

@@ -19,7 +19,16 @@
 //!   each one twice.
 
 import type { Popup } from '../lib/popup-rules';
-import type { AckEvent, InboxPage, InboxQuery, Preferences, Severity, UnreadCounts } from '../lib/types';
+import type {
+  AckEvent,
+  ChannelList,
+  ChannelTestResult,
+  InboxPage,
+  InboxQuery,
+  Preferences,
+  Severity,
+  UnreadCounts,
+} from '../lib/types';
 import type { UiEvent } from './generated/desktop';
 
 /**
@@ -126,6 +135,10 @@ export interface Platform {
   release(id: number, force?: boolean): Promise<void>;
   getPreferences(): Promise<Preferences>;
   putPreferences(preferences: Preferences): Promise<Preferences>;
+  /** The server's outbound channels (Slack, email, …), without their secrets. */
+  listChannels(): Promise<ChannelList>;
+  /** Sends a test message through one channel; the answer says how it went. */
+  testChannel(name: string, severity?: Severity): Promise<ChannelTestResult>;
   playSound(severity: Severity): void;
   /** OS notifications raised by the page; absent where the platform raises them natively. */
   readonly osNotifications?: OsNotifications;

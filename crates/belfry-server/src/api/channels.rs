@@ -9,13 +9,14 @@ use axum::Router;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
-use belfry_proto::Severity;
+use belfry_proto::{
+    ChannelInfo, ChannelList, ChannelOutcome, ChannelTest, ChannelTestResult, Severity,
+};
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 
 use super::json::optional_json_body;
 use crate::auth::Admin;
-use crate::channels::{Message, Outcome};
+use crate::channels::{Message, Outcome, answered};
 use crate::config::MAX_REQUEST_BYTES;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -27,51 +28,19 @@ pub fn routes() -> Router<AppState> {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES))
 }
 
-/// One channel as admins see it.
-#[derive(Debug, Serialize)]
-struct ChannelView {
-    name: String,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    /// Where it sends, without secrets (a chat webhook by host only).
-    target: String,
-}
-
-#[derive(Debug, Serialize)]
-struct ChannelList {
-    channels: Vec<ChannelView>,
-}
-
 /// `GET /api/admin/channels`
 async fn list(_admin: Admin, State(state): State<AppState>) -> Json<ChannelList> {
     Json(ChannelList {
         channels: state
             .channels
             .iter()
-            .map(|c| ChannelView {
+            .map(|c| ChannelInfo {
                 name: c.name.clone(),
-                kind: c.kind().as_str(),
+                kind: c.kind().as_str().to_owned(),
                 target: c.target(),
             })
             .collect(),
     })
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct TestRequest {
-    /// The test message's severity [default: warning].
-    severity: Option<Severity>,
-}
-
-/// How a test message went: `delivered`, `retry` (a real delivery would be
-/// tried again) or `failed` (a configuration problem), with the receiver's
-/// answer in words.
-#[derive(Debug, Serialize)]
-struct TestAnswer {
-    channel: String,
-    outcome: &'static str,
-    detail: String,
 }
 
 /// `POST /api/admin/channels/{name}/test`
@@ -80,8 +49,8 @@ async fn test(
     State(state): State<AppState>,
     Path(name): Path<String>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<TestAnswer>, ApiError> {
-    let request: TestRequest = optional_json_body(body)?;
+) -> Result<Json<ChannelTestResult>, ApiError> {
+    let request: ChannelTest = optional_json_body(body)?;
     let channel = state
         .channels
         .get(&name)
@@ -98,11 +67,11 @@ async fn test(
     let outcome = state.channels.send(channel, &message).await;
     tracing::info!(channel = %name, by = %identity.sub, outcome = ?outcome, "test message sent");
     let (outcome, detail) = match outcome {
-        Outcome::Delivered { status } => ("delivered", format!("answered {status}")),
-        Outcome::Retry { reason, .. } => ("retry", reason),
-        Outcome::Failed { reason } => ("failed", reason),
+        Outcome::Delivered { status } => (ChannelOutcome::Delivered, answered(status)),
+        Outcome::Retry { reason, .. } => (ChannelOutcome::Retry, reason),
+        Outcome::Failed { reason } => (ChannelOutcome::Failed, reason),
     };
-    Ok(Json(TestAnswer {
+    Ok(Json(ChannelTestResult {
         channel: name,
         outcome,
         detail,

@@ -1,7 +1,8 @@
 //! Settings: server and account, pop-up threshold, muted kinds, quiet hours,
 //! sounds per severity; desktop notifications where the page raises them
-//! (browser mode). Desktop-only controls (test notifications, bundled server)
-//! appear only when the platform has them.
+//! (browser mode); the server's outbound channels, with a test message each.
+//! Desktop-only controls (test notifications, bundled server) appear only
+//! when the platform has them.
 
 import { useEffect, useState } from 'react';
 import { SEVERITY_LABEL } from '../../components/icons';
@@ -9,6 +10,7 @@ import { KNOWN_KINDS, SEVERITIES, type Preferences, type Severity } from '../../
 import { ApiError } from '../../platform';
 import { useApp } from '../../stores/app-context';
 import { useStore } from '../../stores/create-store';
+import { ChannelsSection } from './channels-section';
 import { DesktopSettings } from './desktop-settings';
 import { OsNotificationsSection } from './os-notifications-section';
 
@@ -275,6 +277,8 @@ export function SettingsPage() {
           )}
         </div>
       </form>
+
+      <ChannelsSection platform={app.platform} />
     </div>
   );
 }

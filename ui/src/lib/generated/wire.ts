@@ -302,6 +302,55 @@ export type TokenResponse = {
 };
 
 /**
+ * One outbound channel, as admins see it.
+ */
+export type ChannelInfo = {
+  name: string,
+  /**
+   * `webhook`, `slack`, `discord`, `teams`, `sms` or `email`.
+   */
+  type: string,
+  /**
+   * Where it sends, without secrets (a chat webhook by host only).
+   */
+  target: string,
+};
+
+/**
+ * Answer of `GET /api/admin/channels`.
+ */
+export type ChannelList = {
+  channels: Array<ChannelInfo>,
+};
+
+/**
+ * `POST /api/admin/channels/{name}/test`; the body is optional.
+ */
+export type ChannelTest = {
+  /**
+   * The test message's severity (`warning` when left out).
+   */
+  severity?: Severity,
+};
+
+/**
+ * How a test message went.
+ */
+export type ChannelOutcome = "delivered" | "retry" | "failed";
+
+/**
+ * Answer of `POST /api/admin/channels/{name}/test`.
+ */
+export type ChannelTestResult = {
+  channel: string,
+  outcome: ChannelOutcome,
+  /**
+   * The receiver's answer in words (`answered 200`, `could not connect`).
+   */
+  detail: string,
+};
+
+/**
  * `{"error":{"code":"…","message":"…","field":"…"}}`
  */
 export type ErrorBody = {

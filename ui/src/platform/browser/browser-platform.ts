@@ -2,7 +2,17 @@
 //! belfry-server that served this page (same origin, so the strict CSP's
 //! `connect-src 'self'` holds).
 
-import type { InboxPage, InboxQuery, Preferences, Severity, UnreadCounts, AckEvent } from '../../lib/types';
+import type {
+  AckEvent,
+  ChannelList,
+  ChannelTest,
+  ChannelTestResult,
+  InboxPage,
+  InboxQuery,
+  Preferences,
+  Severity,
+  UnreadCounts,
+} from '../../lib/types';
 import { ApiError, errorFromResponse } from '../errors';
 import type { MarkReadRequest, Platform, Session, StreamEvent } from '../platform';
 import { EventStream } from './event-stream';
@@ -97,6 +107,15 @@ export class BrowserPlatform implements Platform {
 
   putPreferences(p: Preferences): Promise<Preferences> {
     return this.request<Preferences>('PUT', '/api/admin/preferences', p);
+  }
+
+  listChannels(): Promise<ChannelList> {
+    return this.request<ChannelList>('GET', '/api/admin/channels');
+  }
+
+  testChannel(name: string, severity?: Severity): Promise<ChannelTestResult> {
+    const body: ChannelTest = severity ? { severity } : {};
+    return this.request<ChannelTestResult>('POST', `/api/admin/channels/${encodeURIComponent(name)}/test`, body);
   }
 
   playSound(severity: Severity): void {

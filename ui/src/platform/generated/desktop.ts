@@ -3,6 +3,8 @@
 
 import type {
   AckEvent,
+  ChannelList,
+  ChannelTestResult,
   ErrorKind,
   InboxPage,
   InboxQuery,
@@ -192,6 +194,19 @@ export type TestNotificationArgs = {
 };
 
 /**
+ * Arguments of `channels`: none.
+ */
+export type ChannelsArgs = Record<symbol, never>;
+
+/**
+ * Sends a test message through the server's outbound channel `name`.
+ */
+export type TestChannelArgs = {
+  name: string,
+  severity?: Severity | null,
+};
+
+/**
  * Every command the window can call: the arguments `invoke` passes and
  * what it answers (a refusal is a `CommandError`).
  */
@@ -211,6 +226,8 @@ export interface Commands {
   put_preferences: { args: PutPreferencesArgs; result: Preferences };
   autostart: { args: AutostartArgs; result: boolean };
   test_notification: { args: TestNotificationArgs; result: null };
+  channels: { args: ChannelsArgs; result: ChannelList };
+  test_channel: { args: TestChannelArgs; result: ChannelTestResult };
 }
 
 /**

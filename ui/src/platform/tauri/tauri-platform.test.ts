@@ -62,6 +62,8 @@ describe('TauriPlatform', () => {
     await expect(p.markRead({ up_to: 9 })).resolves.toEqual({ total: 0, info: 0, warning: 0, critical: 0 });
     expect(calls).toContainEqual(['mark_read', { request: { up_to: 9 } }]);
     expect(calls).toContainEqual(['sign_in', { email: 'ann@shop.example', password: 'nope' }]);
+    await p.testChannel('ops-slack', 'critical');
+    expect(calls).toContainEqual(['test_channel', { name: 'ops-slack', severity: 'critical' }]);
   });
 
   it('forwards the core events to the stream and asks the core to repeat its state once listening', async () => {

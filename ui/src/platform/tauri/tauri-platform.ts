@@ -8,7 +8,16 @@
 
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { AckEvent, InboxPage, InboxQuery, Preferences, UnreadCounts } from '../../lib/types';
+import type {
+  AckEvent,
+  ChannelList,
+  ChannelTestResult,
+  InboxPage,
+  InboxQuery,
+  Preferences,
+  Severity,
+  UnreadCounts,
+} from '../../lib/types';
 import { ApiError } from '../errors';
 import type { CommandError, Commands, Events, SessionInfo } from '../generated/desktop';
 import type { DesktopControls, MarkReadRequest, Platform, Session, StreamEvent } from '../platform';
@@ -141,6 +150,14 @@ export class TauriPlatform implements Platform {
 
   putPreferences(preferences: Preferences): Promise<Preferences> {
     return call('put_preferences', { preferences });
+  }
+
+  listChannels(): Promise<ChannelList> {
+    return call('channels', {});
+  }
+
+  testChannel(name: string, severity?: Severity): Promise<ChannelTestResult> {
+    return call('test_channel', { name, severity: severity ?? null });
   }
 
   /** Native pop-ups carry their own sound (the OS plays it). */
