@@ -218,10 +218,11 @@ pub fn discord(message: &Message) -> Value {
 /// received"): one Adaptive Card 1.4.
 pub fn teams(message: &Message) -> Value {
     let notification = &message.notification;
-    let (word, color) = match notification.severity {
-        Severity::Info => ("Info", "Accent"),
-        Severity::Warning => ("Warning", "Warning"),
-        Severity::Critical => ("Critical", "Attention"),
+    let word = notification.severity.label();
+    let color = match notification.severity {
+        Severity::Info => "Accent",
+        Severity::Warning => "Warning",
+        Severity::Critical => "Attention",
     };
     let severity = match message.reason {
         Reason::Test => format!("{word} (test)"),
@@ -294,11 +295,7 @@ pub fn teams(message: &Message) -> Value {
 /// "Critical: <title>", plus " (test)" for a test, within `limit` with the
 /// title escaped by `escape` and cut to fit.
 fn subject(message: &Message, limit: usize, escape: fn(&str) -> Escaped) -> String {
-    let word = match message.notification.severity {
-        Severity::Info => "Info",
-        Severity::Warning => "Warning",
-        Severity::Critical => "Critical",
-    };
+    let word = message.notification.severity.label();
     let suffix = match message.reason {
         Reason::Test => " (test)",
     };
