@@ -25,8 +25,18 @@ struct Receiver {
 }
 
 impl Receiver {
-    /// Starts `receiver.py` with `args`.
+    /// Starts `receiver.py` (HTTP) with `args`.
     fn start(args: &[&str]) -> Self {
+        Self::spawn("receiver.py", args)
+    }
+
+    /// Starts `smtp_receiver.py` (aiosmtpd) with `args`.
+    fn smtp(args: &[&str]) -> Self {
+        Self::spawn("smtp_receiver.py", args)
+    }
+
+    /// Starts `tests/receivers/<script>`, which says its port first.
+    fn spawn(script: &str, args: &[&str]) -> Self {
         let python = workspace().join(".venv/bin/python3");
         assert!(
             python.exists(),
@@ -34,7 +44,7 @@ impl Receiver {
             python.display()
         );
         let mut child = Command::new(python)
-            .arg(workspace().join("tests/receivers/receiver.py"))
+            .arg(workspace().join("tests/receivers").join(script))
             .args(args)
             .stdout(Stdio::piped())
             .spawn()
@@ -435,46 +445,6 @@ fn serve_refuses_a_bad_channel_at_start_naming_it() {
     );
 }
 
-/// A running `smtp_receiver.py` (aiosmtpd); killed when dropped.
-struct SmtpReceiver {
-    child: Child,
-    lines: BufReader<ChildStdout>,
-    port: u16,
-}
-
-impl SmtpReceiver {
-    fn start(args: &[&str]) -> Self {
-        let python = workspace().join(".venv/bin/python3");
-        assert!(
-            python.exists(),
-            "{} is missing: run scripts/setup.sh (it installs the test receivers' libraries)",
-            python.display()
-        );
-        let mut child = Command::new(python)
-            .arg(workspace().join("tests/receivers/smtp_receiver.py"))
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the SMTP receiver starts");
-        let mut lines = BufReader::new(child.stdout.take().expect("piped"));
-        let first = read_line(&mut lines);
-        let port = first["port"].as_u64().expect("the receiver says its port") as u16;
-        SmtpReceiver { child, lines, port }
-    }
-
-    /// The next message it accepted.
-    fn next(&mut self) -> Value {
-        read_line(&mut self.lines)
-    }
-}
-
-impl Drop for SmtpReceiver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A throwaway CA and a certificate it signed for 127.0.0.1 and localhost,
 /// made with the `openssl` command: (dir, CA file, certificate, key).
 fn test_ca() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
@@ -570,7 +540,7 @@ fn str_of(value: &Value) -> &str {
 
 #[test]
 fn an_email_channel_sends_text_and_html_over_plain_smtp_to_loopback() {
-    let mut receiver = SmtpReceiver::start(&[]);
+    let mut receiver = Receiver::smtp(&[]);
     let config = format!(
         "public_url = \"https://belfry.shop.example\"\n\
          [channels.ops-email]\ntype = \"email\"\nhost = \"127.0.0.1\"\nport = {}\n\
@@ -668,7 +638,7 @@ async fn publisher_text_in_an_email_is_escaped_in_html_and_starts_no_header() {
     // the same channel, so send one through the library against the same
     // receiver, and let Python's email package read it.
     use belfry_server::channels::{ChannelSettings, Channels, Message, Outcome, SelfAddress};
-    let mut receiver = SmtpReceiver::start(&[]);
+    let mut receiver = Receiver::smtp(&[]);
     let settings = format!(
         "type = \"email\"\nhost = \"localhost\"\nport = {}\nsecurity = \"none\"\n\
          from = \"belfry@shop.example\"\nto = [\"ops@shop.example\"]\n",
@@ -741,7 +711,7 @@ async fn publisher_text_in_an_email_is_escaped_in_html_and_starts_no_header() {
 #[test]
 fn an_email_channel_upgrades_with_starttls_trusting_ca_file_and_logs_in() {
     let (_dir, ca, cert, key) = test_ca();
-    let mut receiver = SmtpReceiver::start(&[
+    let mut receiver = Receiver::smtp(&[
         "--tls-cert",
         cert.to_str().unwrap(),
         "--tls-key",
@@ -793,7 +763,7 @@ fn an_email_channel_upgrades_with_starttls_trusting_ca_file_and_logs_in() {
     );
 
     // The same server with implicit TLS (`security = "tls"`).
-    let mut implicit = SmtpReceiver::start(&[
+    let mut implicit = Receiver::smtp(&[
         "--tls-cert",
         cert.to_str().unwrap(),
         "--tls-key",
@@ -815,7 +785,7 @@ fn an_email_channel_upgrades_with_starttls_trusting_ca_file_and_logs_in() {
 #[test]
 fn a_refused_smtp_login_fails_the_test_quoting_the_server_not_the_password() {
     let (_dir, ca, cert, key) = test_ca();
-    let receiver = SmtpReceiver::start(&[
+    let receiver = Receiver::smtp(&[
         "--tls-cert",
         cert.to_str().unwrap(),
         "--tls-key",
@@ -844,7 +814,7 @@ fn a_refused_smtp_login_fails_the_test_quoting_the_server_not_the_password() {
     );
 
     // And a server that offers no STARTTLS is not sent anything in the clear.
-    let plain = SmtpReceiver::start(&["--auth", "belfry:s3cret-pw"]);
+    let plain = Receiver::smtp(&["--auth", "belfry:s3cret-pw"]);
     let config = format!(
         "[channels.mail]\ntype = \"email\"\nhost = \"127.0.0.1\"\nport = {}\n\
          username = \"belfry\"\npassword = \"s3cret-pw\"\n\
