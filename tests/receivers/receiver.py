@@ -12,13 +12,15 @@ then one JSON line per request it receives:
    library accepts the signature), "error" (its reason when it does not)}
 
 --answers 500,200 answers the first request 500, the second 200, and so on
-(the last repeats); --retry-after N adds Retry-After: N to non-2xx answers.
+(the last repeats); --retry-after N adds Retry-After: N to non-2xx answers;
+--delay S waits S seconds before each answer.
 """
 
 import argparse
 import base64
 import json
 import sys
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -28,6 +30,7 @@ def main() -> None:
     parser.add_argument("--whsec", help="verify Standard Webhooks signatures with this secret")
     parser.add_argument("--answers", default="200", help="statuses to answer, in order")
     parser.add_argument("--retry-after", help="Retry-After on non-2xx answers")
+    parser.add_argument("--delay", type=float, default=0, help="seconds to wait before answering")
     args = parser.parse_args()
     answers = [int(a) for a in args.answers.split(",")]
     verifier = None
@@ -67,6 +70,8 @@ def main() -> None:
                 except Exception as e:  # the library's WebhookVerificationError and kin
                     record["verified"] = False
                     record["error"] = f"{type(e).__name__}: {e}"
+            if args.delay:
+                time.sleep(args.delay)
             status = answers[min(seen["count"], len(answers) - 1)]
             seen["count"] += 1
             print(json.dumps(record), flush=True)

@@ -336,20 +336,12 @@ fn mint(data_dir: &Path, args: &[&str]) -> String {
     text(&out.stdout).lines().last().unwrap().trim().to_owned()
 }
 
-#[tokio::test]
-async fn admins_list_channels_without_secrets_and_send_a_test_message_through_the_api() {
-    let mut receiver = Receiver::start(&["--whsec", SECRET]);
+/// `serve` on a free port with `config` as its file; the data directory
+/// lives as long as the returned guard.
+fn serve(config: &str) -> (tempfile::TempDir, belfry_process::ServerProcess) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("belfry.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "[channels.erp]\ntype = \"webhook\"\nurl = \"{}\"\nsecret = \"{SECRET}\"\n\
-             [channels.ops]\ntype = \"slack\"\nurl = \"https://hooks.slack.com/services/T0/B0/sEcReT\"\n",
-            receiver.url("/hooks")
-        ),
-    )
-    .unwrap();
+    std::fs::write(&file, config).unwrap();
     let served = belfry_process::ServerCommand::serve(BIN)
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path())
@@ -357,6 +349,41 @@ async fn admins_list_channels_without_secrets_and_send_a_test_message_through_th
         .arg(&file)
         .start()
         .expect("belfry-server serves");
+    (dir, served)
+}
+
+#[tokio::test]
+async fn test_messages_in_flight_are_bounded_and_the_next_is_told_when_to_retry() {
+    // Each test message waits 3 s for the receiver: the first two hold the
+    // server's two turns while the third asks.
+    let receiver = Receiver::start(&["--delay", "3"]);
+    let (dir, served) = serve(&format!(
+        "[channels.erp]\ntype = \"webhook\"\nurl = \"{}\"\nsecret = \"{SECRET}\"\n",
+        receiver.url("/hooks")
+    ));
+    let admin = mint(
+        dir.path(),
+        &["--email", "ann@shop.example", "--role", "admin"],
+    );
+    let http = reqwest::Client::new();
+    let url = format!("http://{}/api/admin/channels/erp/test", served.addr());
+    let send = || http.post(&url).bearer_auth(&admin).send();
+    let (a, b, c) = tokio::join!(send(), send(), send());
+    let mut answers: Vec<_> = [a, b, c].into_iter().map(Result::unwrap).collect();
+    answers.sort_by_key(|r| r.status());
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(statuses, [200, 200, 503]);
+    assert_eq!(answers[2].headers()["retry-after"], "2");
+}
+
+#[tokio::test]
+async fn admins_list_channels_without_secrets_and_send_a_test_message_through_the_api() {
+    let mut receiver = Receiver::start(&["--whsec", SECRET]);
+    let (dir, served) = serve(&format!(
+        "[channels.erp]\ntype = \"webhook\"\nurl = \"{}\"\nsecret = \"{SECRET}\"\n\
+         [channels.ops]\ntype = \"slack\"\nurl = \"https://hooks.slack.com/services/T0/B0/sEcReT\"\n",
+        receiver.url("/hooks")
+    ));
     let admin = mint(
         dir.path(),
         &["--email", "ann@shop.example", "--role", "admin"],
